@@ -1,0 +1,125 @@
+"""Error hierarchy of the workbench.
+
+Every message names the file / row / column / parameter it is about, the values
+that are allowed and what was given. No message ever contains a respondent's
+raw answer: callers pass positions and column names, never cell contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Exit codes used by the CLI; one distinct code per kind of failure so a
+# scheduler can tell bad input from a locked workspace from a bug.
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_BAD_INPUT = 3
+EXIT_LOCKED = 4
+EXIT_CONFIDENTIALITY = 5
+EXIT_NOTEBOOK = 6
+EXIT_CONFLICT = 7
+
+
+class CultureError(Exception):
+    """Base class of every error the workbench raises on purpose."""
+
+    exit_code = EXIT_INTERNAL
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while checking an input.
+
+    ``where`` locates it (file, row, column or a YAML path); ``message`` says
+    what is wrong and what is allowed, without echoing respondent data.
+    """
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class ProblemsError(CultureError):
+    """An error that carries every problem found in one pass."""
+
+    exit_code = EXIT_BAD_INPUT
+    headline = "invalid input"
+
+    def __init__(self, problems: Iterable[Problem], *, source: str = "", limit: int = 200):
+        self.problems = tuple(problems)
+        self.source = source
+        shown = self.problems[:limit]
+        lines = [f"{self.headline}{' in ' + source if source else ''}: "
+                 f"{len(self.problems)} problem(s)"]
+        lines += [f"  - {p}" for p in shown]
+        if len(self.problems) > limit:
+            lines.append(f"  ... and {len(self.problems) - limit} more")
+        super().__init__("\n".join(lines))
+
+
+class InstrumentError(ProblemsError):
+    """The survey instrument definition (YAML) is invalid."""
+
+    headline = "invalid instrument definition"
+
+
+class ValidationError(ProblemsError):
+    """An input file (export, org chart, register) failed validation."""
+
+    headline = "invalid input file"
+
+
+class ConfigError(CultureError):
+    """A parameter or setting is invalid (names the parameter and allowed values)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ScoringError(CultureError):
+    """Response data cannot be scored (e.g. a code outside the scale)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class WorkspaceError(CultureError):
+    """The workspace is missing, damaged or misconfigured."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class WorkspaceLockedError(WorkspaceError):
+    """Another process is writing to the workspace."""
+
+    exit_code = EXIT_LOCKED
+
+
+class PseudonymKeyError(WorkspaceError):
+    """The pseudonymisation key is missing or does not match the workspace."""
+
+
+class ImportConflictError(CultureError):
+    """An import would change data already stored (needs explicit supersede)."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class ConfidentialityError(CultureError):
+    """A release would breach (or did breach) the confidentiality rules."""
+
+    exit_code = EXIT_CONFIDENTIALITY
+
+
+class NotebookError(CultureError):
+    """A report notebook failed; names the notebook and cell, never data."""
+
+    exit_code = EXIT_NOTEBOOK
+
+
+class InsufficientDataError(CultureError):
+    """Too few units / observations for an honest estimate."""
+
+    exit_code = EXIT_BAD_INPUT

@@ -1,0 +1,118 @@
+"""Column names of the canonical frames that flow between modules.
+
+One place to look up what a frame holds, so readers, the store, scoring and
+aggregation agree without importing each other.
+
+Canonical responses (wide, one row per response)
+------------------------------------------------
+``response_id``  str      the survey tool's response id (or ``row-<n>`` when it has none)
+``respondent``   str      pseudonym of the employee (HMAC-SHA256 hex once in the store;
+                          the raw employee id only inside ``synth`` before ingest)
+``wave``         str      survey wave, ``YYYYQn`` (e.g. ``2026Q3``)
+``unit_id``      str      the org unit the respondent belongs to directly
+<demographic>    str      one column per instrument demographic (band code or its missing code)
+``started_at``   datetime64[ns]  naive UTC, may be NaT
+``submitted_at`` datetime64[ns]  naive UTC, may be NaT
+``duration_s``   float64  seconds spent, NaN when unknown
+``finished``     bool     the tool marked the response complete
+<item id>        float64  answer code on the instrument scale, NaN = not answered
+<comment id>     object   free text or None
+
+Org tree (one row per unit per wave)
+------------------------------------
+``wave``, ``unit_id``, ``parent_id`` (None for the root), ``name``, ``level``
+
+Headcount: ``wave``, ``unit_id``, ``invited`` (people invited who belong directly to the unit)
+
+Quality events (one row per register entry)
+-------------------------------------------
+``event_id``, ``kind`` (one of :data:`QUALITY_KINDS`), ``unit_id``, ``opened``, ``closed``,
+``due``, ``severity``, ``detected`` (``internal`` or ``customer``)
+
+Exposure: ``unit_id``, ``quarter`` (``YYYYQn``), ``exposure`` (e.g. units produced), ``exposure_kind``
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+RESPONSE_ID = "response_id"
+RESPONDENT = "respondent"
+WAVE = "wave"
+UNIT = "unit_id"
+PARENT = "parent_id"
+STARTED = "started_at"
+SUBMITTED = "submitted_at"
+DURATION = "duration_s"
+FINISHED = "finished"
+
+META_COLUMNS = (RESPONSE_ID, RESPONDENT, WAVE, UNIT, STARTED, SUBMITTED, DURATION, FINISHED)
+
+QUALITY_KINDS = ("nonconformity", "audit_finding", "complaint", "capa")
+SEVERITIES = ("minor", "major", "critical")
+
+WAVE_RE = re.compile(r"^(?P<year>\d{4})Q(?P<q>[1-4])$")
+
+
+def wave_index(wave: str) -> int:
+    """Quarters since year 0, so consecutive waves differ by 1 (``2026Q1`` -> 8105)."""
+    m = WAVE_RE.match(wave)
+    if not m:
+        raise ValueError(f"wave {wave!r} is not of the form YYYYQn, e.g. 2026Q3")
+    return int(m["year"]) * 4 + int(m["q"]) - 1
+
+
+def wave_from_index(index: int) -> str:
+    return f"{index // 4}Q{index % 4 + 1}"
+
+
+def shift_wave(wave: str, quarters: int) -> str:
+    return wave_from_index(wave_index(wave) + quarters)
+
+
+SOURCE_ROW = "source_row"
+
+
+@dataclass(frozen=True)
+class ParsedResponses:
+    """What ``io`` + ``validate`` hand to the store for one response export.
+
+    Row accounting invariant (checked by the store before it writes)::
+
+        n_rows == len(accepted) + rejected[SOURCE_ROW].nunique() + len(duplicates)
+
+    Attributes
+    ----------
+    source : the file path as given by the user.
+    format : the reader used (``qualtrics``, ``surveymonkey``, ``msforms``, ``googleforms``,
+        ``limesurvey``, ``spss``, ``csv``, ``xlsx``).
+    accepted : canonical responses (see module doc) plus ``source_row``; ``respondent`` holds
+        the raw employee id from the file (or None when the survey is anonymous): the store
+        pseudonymises it and ``response_id`` before anything is written.
+    rejected : one row per problem: ``source_row``, ``column``, ``kind`` (``excluded`` for
+        rows that are not real responses, e.g. Qualtrics previews or spam; ``invalid`` for
+        bad data), ``reason`` (never contains the cell's content).
+    duplicates : ``source_row``, ``duplicate_of`` (the source_row kept): repeated response ids.
+    dropped_columns : identifying metadata columns dropped at the boundary (names only).
+    n_rows : number of data rows in the file.
+    """
+
+    source: str
+    format: str
+    accepted: pd.DataFrame
+    rejected: pd.DataFrame
+    duplicates: pd.DataFrame
+    dropped_columns: tuple[str, ...]
+    n_rows: int
+
+    @property
+    def invalid_rows(self) -> int:
+        bad = self.rejected[self.rejected["kind"] == "invalid"]
+        return int(bad[SOURCE_ROW].nunique())
+
+    def accounted(self) -> bool:
+        return self.n_rows == (len(self.accepted) + int(self.rejected[SOURCE_ROW].nunique())
+                               + len(self.duplicates))
