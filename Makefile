@@ -15,10 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name culture --display-name "culture (.venv)" >/dev/null
 	touch $(STAMP)
 
+# Headless Chromium renders the report pack in the browser tests (and --pdf).
+# Debian's package; installed when missing and we may (root with apt-get).
+BROWSER := $(VENV)/.chromium
+$(BROWSER): | $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium not installed and cannot install it here (needs root + apt-get)"; fi; }
+	touch $(BROWSER)
+
 demo: $(STAMP)
 	$(BIN)/culture demo
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n $(WORKERS) -q
 

@@ -58,7 +58,7 @@ WAVE_RE = re.compile(r"^(?P<year>\d{4})Q(?P<q>[1-4])$")
 
 
 def wave_index(wave: str) -> int:
-    """Quarters since year 0, so consecutive waves differ by 1 (``2026Q1`` -> 8105)."""
+    """Quarters since year 0, so consecutive waves differ by 1 (``2026Q1`` -> 8104)."""
     m = WAVE_RE.match(wave)
     if not m:
         raise ValueError(f"wave {wave!r} is not of the form YYYYQn, e.g. 2026Q3")

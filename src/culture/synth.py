@@ -127,10 +127,32 @@ def expected_code(eta: np.ndarray, loading: float) -> np.ndarray:
     return 1 + ndtr((loading * eta - THRESHOLDS) / resid).sum(axis=-1)
 
 
-def ordinal_alpha(n_items: int, loading: float) -> float:
-    """Alpha implied by parallel items on the latent scale (a close guide for the codes)."""
-    r = loading**2
-    return n_items * r / (1 + (n_items - 1) * r)
+# Variance of a construct's latent score (person 0.8, team 0.4, wave noise 0.35, all x 0.9).
+LATENT_VAR = 0.81 * (0.8**2 + 0.4**2 + 0.35**2)
+
+
+def ordinal_alpha(n_items: int, loading: float, *, latent_var: float = LATENT_VAR,
+                  thresholds: np.ndarray = THRESHOLDS) -> float:
+    """Exact population alpha of ``n_items`` parallel ordinal items of the threshold model.
+
+    Item response y* = loading * eta + e, Var(eta) = latent_var, Var(e) = 1 - loading^2,
+    code = 1 + #{thresholds below y*}. With standardised y*, E[Y] = 1 + sum_a P(Z > t_a) and
+    E[Y_i Y_j] = 1 + 2(E[Y] - 1) + sum_{a,b} Phi2(-t_a, -t_b; rho), rho = the items' latent
+    correlation; alpha = k/(k-1) (1 - sum var / var of the sum).
+    """
+    from scipy import stats
+
+    sd = np.sqrt(loading**2 * latent_var + 1 - loading**2)
+    t = np.asarray(thresholds) / sd
+    rho = loading**2 * latent_var / sd**2
+    up = stats.norm.sf(t)
+    mean = 1 + up.sum()
+    var = 1 + sum((2 * a + 1) * up[a - 1] for a in range(1, len(t) + 1)) - mean**2
+    mvn = stats.multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]])
+    e_xy = 1 + 2 * (mean - 1) + sum(mvn.cdf([-a, -b]) for a in t for b in t)
+    cov = e_xy - mean**2
+    k = n_items
+    return k / (k - 1) * (1 - k * var / (k * var + k * (k - 1) * cov))
 
 
 def make_organisation(instrument: Instrument, config: SynthConfig | None = None) -> SyntheticOrganisation:
@@ -467,12 +489,16 @@ def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) ->
 # --- quality outcomes -----------------------------------------------------------------------
 
 def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
-    """Department-quarter outcomes from lagged true unit scores (known coefficients)."""
-    depts = units.loc[(units["level"] == "department") & (units[F.WAVE] == waves[0]), F.UNIT].tolist()
+    """Team-quarter outcomes from lagged true unit scores (known coefficients).
+
+    Teams are the production lines where nonconformities are raised and exposure
+    (units produced) is counted.
+    """
+    depts = units.loc[(units["level"] == "team") & (units[F.WAVE] == waves[0]), F.UNIT].tolist()
     scores = unit_scores.pivot_table(index=[F.UNIT, F.WAVE], columns="construct", values="true_score")
-    base_exposure = pd.Series(np.round(rng.lognormal(np.log(12_000), 0.5, len(depts))), index=depts)
-    base_rate = {"nonconformity_customer": 0.6, "nonconformity_internal": 3.0, "complaint": 0.5,
-                 "audit_finding": 0.35}
+    base_exposure = pd.Series(np.round(rng.lognormal(np.log(4_000), 0.5, len(depts))), index=depts)
+    base_rate = {"nonconformity_customer": 0.8, "nonconformity_internal": 3.0, "complaint": 0.6,
+                 "audit_finding": 0.4}
     events, exposure = [], []
     for w_prev, w in zip(waves[:-1], waves[1:], strict=True):
         q_start = pd.Period(w.replace("Q", "-Q"), freq="Q").start_time
@@ -494,7 +520,7 @@ def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
                                    F.UNIT: d, "opened": opened, "closed": pd.NaT, "due": pd.NaT,
                                    "severity": sev, "detected": detected})
             # CAPA: days to close depends on continuous improvement culture.
-            for _ in range(int(rng.poisson(3))):
+            for _ in range(int(rng.poisson(1.5))):
                 opened = q_start + pd.Timedelta(days=int(rng.integers(0, 90)))
                 days = max(2.0, capa["intercept"] + capa["continuous_improvement"]
                            * (lag["continuous_improvement"] - 3.5) + rng.normal(0, capa["sd"]))
