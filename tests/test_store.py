@@ -577,6 +577,9 @@ def test_register_validation_and_no_op(tmp_path, ws):
     assert ws.content_hash() == middle
     with pytest.raises(ConfigError, match="kind must be one of"):
         ws.ingest_table(hc, kind="people", source=path)
+    # An unchanged headcount file is a new import for the next wave, not a conflict.
+    nxt = ws.ingest_table(hc, kind="headcount", source=path, wave="2026Q2")
+    assert not nxt.no_op and ws.headcount("2026Q2")["invited"].tolist() == [12, 9]
 
 
 def test_quality_events_latest_version_wins(tmp_path, ws):

@@ -120,7 +120,7 @@ CREATE TABLE imports (
     new INTEGER NOT NULL,
     superseded INTEGER NOT NULL,
     dropped_columns VARCHAR NOT NULL,
-    UNIQUE (sha256, kind),
+    UNIQUE (sha256, kind, wave),
     CHECK (rows_in = accepted + rejected + duplicates),
     CHECK (accepted = new + superseded)
 );
@@ -331,6 +331,9 @@ def _file_sha256(path: Path) -> str:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     return suffix if _SUFFIX_RE.match(suffix) else ""
+
+
+_PER_WAVE_KINDS = ("org", "headcount")
 
 
 def _archive_file(src: Path, archive_dir: Path, sha256: str, suffix: str) -> Path:
@@ -1058,7 +1061,7 @@ class Workspace:
                       rows_in=len(table), accepted=len(table), new=len(table),
                       dropped_columns=dropped, dry_run=dry_run)
         with self._connect(write=not dry_run) as con, _maybe_transaction(con, write=not dry_run):
-            prior = self._prior(con, sha, kind)
+            prior = self._prior(con, sha, kind, wave)
             if prior is not None:
                 return self._no_op_report(prior, str(source), wave=wave, quality_kind=quality_kind)
             if dry_run:
@@ -1077,8 +1080,15 @@ class Workspace:
         return ImportReport(import_id=import_id, **report)
 
     # -- no-op detection ------------------------------------------------------------------------
-    def _prior(self, con: duckdb.DuckDBPyConnection, sha: str, kind: str) -> dict[str, Any] | None:
-        cur = con.execute("SELECT * FROM imports WHERE sha256 = ? AND kind = ?", [sha, kind])
+    def _prior(self, con: duckdb.DuckDBPyConnection, sha: str, kind: str,
+               wave: str | None = None) -> dict[str, Any] | None:
+        """An earlier import of the same bytes. Org charts and headcounts are per wave, and an
+        unchanged file is legitimately imported again for the next wave."""
+        if kind in _PER_WAVE_KINDS:
+            cur = con.execute("SELECT * FROM imports WHERE sha256 = ? AND kind = ? AND wave = ?",
+                              [sha, kind, wave])
+        else:
+            cur = con.execute("SELECT * FROM imports WHERE sha256 = ? AND kind = ?", [sha, kind])
         rows = cur.fetchall()
         if not rows:
             return None
@@ -1086,7 +1096,7 @@ class Workspace:
 
     def _no_op(self, sha: str, kind: str, **expect: Any) -> ImportReport | None:
         with self._connect(write=False) as con:
-            prior = self._prior(con, sha, kind)
+            prior = self._prior(con, sha, kind, expect.get("wave"))
         if prior is None:
             return None
         source = expect.pop("source")
