@@ -8,7 +8,12 @@ import pytest
 import yaml
 
 from culture.errors import InstrumentError
-from culture.instruments import default_instrument_path, fold_label, load_instrument, parse_instrument
+from culture.instruments import (
+    default_instrument_path,
+    fold_label,
+    load_instrument,
+    parse_instrument,
+)
 
 
 @pytest.fixture()

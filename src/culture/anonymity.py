@@ -1,0 +1,519 @@
+"""Primary and complementary suppression: from raw aggregates to a :class:`Release`.
+
+The rules (DESIGN.md "Confidentiality rules") as implemented here:
+
+Cells. A cell is (unit subtree, scope, measure) where scope is ``all`` or one
+band of the release's demographic, and measure is ``respondents`` (anyone who
+answered), a construct, an item or a comment question. Its n is the number of
+distinct respondents with a value for that measure (item cells: the people who
+answered the item).
+
+Primary suppression. A cell is withheld when n < k: ``scores`` for means,
+favourability and n, ``sensitive`` for sensitive items, ``comments`` for
+comment questions. SD and the confidence interval (which reveals the SD) need
+``distributions`` (or ``sensitive`` if higher), see the second pass below.
+
+Complementary suppression, repeated until nothing changes (a fixpoint over the
+whole wave, because leaders can pool their reports):
+
+1. *Respondent cells lead.* If the ``respondents`` cell of (unit, scope) is
+   withheld, every measure of it is.
+2. *Cuts need their unit.* A band cell is withheld when the unit's ``all``
+   cell is.
+3. *A cut is shown whole or not at all.* If any non-empty band of a unit (the
+   missing / prefer-not-to-say group included) is withheld, all bands of that
+   unit are. Showing some bands would reveal the merged rest, and merged rests
+   of different units can be subtracted from each other across the hierarchy
+   (a linked-table attack that per-band checks miss), so partial cuts are not
+   published.
+4. *Hierarchy remainders.* For every shown cell P and scope, take the shown
+   cells of the same scope nearest below P (its "top shown descendants"): the
+   people of P not covered by them (suppressed children, people attached to P
+   directly, unmapped people) must number 0 or at least ``complements``. If
+   not, the smallest top shown descendant that still has people of its own is
+   withheld (ties by unit id), else P itself. Nested pairs and sums of disjoint
+   shown cells subtracted from a shown parent then always differ by 0 or >= k,
+   because every such difference is a sum of remainders.
+5. *Unit x band tables.* Under a unit that shows its cut, the remainder groups
+   of the shown units without a cut form a table whose row and band totals are
+   derivable; empty cells (a team without managers) let "rows touching bands Y
+   minus bands Y" be small. Every band subset is checked; a small difference
+   hides that unit's cut (see :func:`_cut_table_step`).
+
+The independent audit (:mod:`culture.audit`) checks the outcome, including an
+exact linear-algebra search for any derivable group; a hypothesis test runs it
+over random trees, sizes, non-response and cuts.
+
+The second pass runs the same fixpoint with the distribution threshold, starting
+from the first pass's pattern; SD, SE and CI are shown only where it leaves the
+cell shown. Comments get a third pass over the comment questions at the
+comment threshold, starting from the units that are shown.
+
+Only counts and the tree enter :func:`suppress`; answers never do, so permuting
+answers inside any cell cannot change the pattern.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .aggregate import ALL, RESPONDENTS, OrgIndex, WaveAggregates, org_index
+from .errors import ConfidentialityError, ConfigError
+from .frames import RESPONDENT, UNIT
+from .release import RELEASED, SPREAD, STATS, SUPPRESSED, SUPPRESSED_LABEL, Release, Thresholds
+
+__all__ = ["SUPPRESSED_LABEL", "Release", "RereleaseRefused", "Thresholds", "build_release",
+           "check_rerelease", "comments_long", "ledger_cells", "redact", "suppress", "unreleased_texts"]
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+def suppress(counts: np.ndarray, *, parent: np.ndarray, depth: np.ndarray, k_primary: np.ndarray,
+             k_complement: np.ndarray, rank: np.ndarray | None = None, base: int | None = None,
+             shown: np.ndarray | None = None) -> np.ndarray:
+    """Which cells may be shown: primary + complementary suppression to a fixpoint.
+
+    Parameters
+    ----------
+    counts : int array (units, measures, scopes); scope 0 is the whole unit and
+        scopes 1.. are the bands of one demographic (they partition scope 0).
+        Counts are of subtrees, so a unit's count includes its descendants'.
+    parent, depth : per unit, the parent's position (-1 for the root) and depth.
+    k_primary, k_complement : per measure, the smallest shown cell and the
+        smallest group obtainable by subtraction.
+    rank : tie-break order of units (default: position, i.e. sorted unit id).
+    base : index of the measure that counts every respondent (rule 1), if any.
+    shown : start from this pattern (cells already withheld stay withheld).
+
+    Returns
+    -------
+    bool array shaped like ``counts``: True = the cell may be shown.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    n_units, _, n_scopes = counts.shape
+    rank = np.arange(n_units) if rank is None else np.asarray(rank)
+    ok = counts >= np.asarray(k_primary)[None, :, None]
+    if shown is not None:
+        ok &= shown
+    kc = np.asarray(k_complement)[None, :, None]
+    levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
+    while True:
+        before = ok.copy()
+        if base is not None:
+            ok &= ok[:, base:base + 1, :]  # rule 1
+        if n_scopes > 1:
+            ok[:, :, 1:] &= ok[:, :, :1]  # rule 2
+            broken = ((counts[:, :, 1:] > 0) & ~ok[:, :, 1:]).any(axis=2)
+            ok[:, :, 1:] &= ~broken[:, :, None]  # rule 3
+        _hierarchy_step(ok, counts, parent, levels, kc, rank)  # rule 4
+        if n_scopes > 1:
+            _cut_table_step(ok, counts, parent, levels, kc)  # rule 5
+        if np.array_equal(ok, before):
+            return ok
+
+
+def _nearest(flag: np.ndarray, parent: np.ndarray, levels: list[np.ndarray], *, self_too: bool = False) -> np.ndarray:
+    """Position of the nearest (strict, or including self) ancestor where ``flag`` holds, else -1.
+
+    Computed top-down one depth level at a time, vectorised over units and columns.
+    """
+    own = np.arange(len(parent)).reshape(-1, *([1] * (flag.ndim - 1)))
+    nearest = np.where(flag, own, -1) if self_too else np.full(flag.shape, -1, dtype=np.int64)
+    if self_too:
+        nearest = np.broadcast_to(nearest, flag.shape).copy()
+    for units in levels:
+        p = parent[units]
+        up = np.where(flag[p], p.reshape(-1, *([1] * (flag.ndim - 1))), nearest[p])
+        nearest[units] = np.where(flag[units], own[units], up) if self_too else up
+    return nearest
+
+
+def _hierarchy_step(ok: np.ndarray, counts: np.ndarray, parent: np.ndarray, levels: list[np.ndarray],
+                    kc: np.ndarray, rank: np.ndarray) -> None:
+    nearest = _nearest(ok, parent, levels)
+    t, m, s = np.nonzero(ok & (nearest >= 0))
+    p = nearest[t, m, s]
+    covered = np.zeros(ok.shape, dtype=np.int64)
+    np.add.at(covered, (p, m, s), counts[t, m, s])
+    residual = counts - covered
+    bad = ok & (residual >= 1) & (residual < kc)
+    if not bad.any():
+        return
+    # candidates: top shown descendants of a bad cell that have people of their own
+    c = bad[p, m, s] & (residual[t, m, s] > 0)
+    ct, cm, cs, cp = t[c], m[c], s[c], p[c]
+    order = np.lexsort((rank[ct], counts[ct, cm, cs], cs, cm, cp))
+    ct, cm, cs, cp = ct[order], cm[order], cs[order], cp[order]
+    first = np.ones(len(ct), dtype=bool)
+    first[1:] = (cp[1:] != cp[:-1]) | (cm[1:] != cm[:-1]) | (cs[1:] != cs[:-1])
+    handled = np.zeros(ok.shape, dtype=bool)
+    handled[cp[first], cm[first], cs[first]] = True
+    ok[ct[first], cm[first], cs[first]] = False  # withhold the smallest such descendant
+    ok[bad & ~handled] = False  # nothing below can help: withhold the cell itself
+
+
+def _cut_table_step(ok: np.ndarray, counts: np.ndarray, parent: np.ndarray, levels: list[np.ndarray],
+                    kc: np.ndarray) -> None:
+    """Rule 5: the unit x band table under every unit that shows its cut.
+
+    Under a unit U that shows its cut, the people not inside a lower unit that
+    shows its cut split into *rows*: the remainder group of U and of every shown
+    unit between (its people minus its shown descendants). Row totals are
+    derivable (rule 4 keeps each 0 or >= k), and so are the band totals over the
+    rows (U's bands minus the lower cuts). In a table with known row and column
+    totals, the 0/1 combinations of totals are exactly "rows touching a set of
+    bands Y minus the bands Y" and "bands Y minus the rows lying wholly in Y".
+    Empty cells (no manager in a team, say) make such differences small, so
+    every band subset Y is checked; if one gives 1..k-1 people, U's cut is hidden.
+    """
+    shown = ok[:, :, 0]
+    cut = ok[:, :, 1:].any(axis=2) & shown
+    if not cut.any():
+        return
+    bands = counts[:, :, 1:]
+    n_units, n_meas, n_bands = bands.shape
+    near = _nearest(shown, parent, levels)
+    t, m = np.nonzero(shown & (near >= 0))
+    covered = np.zeros(bands.shape, dtype=np.int64)
+    np.add.at(covered, (near[t, m], m), bands[t, m])
+    owner = _nearest(cut, parent, levels, self_too=True)
+    r_u, r_m = np.nonzero(shown & (owner >= 0))
+    rows = (bands - covered)[r_u, r_m]  # (rows, bands)
+    own = owner[r_u, r_m]
+    present = rows > 0
+    masks = ((np.arange(1, 2 ** n_bands)[:, None] >> np.arange(n_bands)) & 1).astype(bool)
+    touching = (present[:, None, :] & masks[None]).any(axis=2)
+    inside = ~(present[:, None, :] & ~masks[None]).any(axis=2)
+    rho = rows.sum(axis=1)[:, None]
+    col = np.zeros(bands.shape, dtype=np.int64)
+    np.add.at(col, (own, r_m), rows)
+    col_y = col @ masks.T.astype(np.int64)
+    touch_y = np.zeros((n_units, n_meas, len(masks)), dtype=np.int64)
+    inside_y = np.zeros_like(touch_y)
+    np.add.at(touch_y, (own, r_m), touching * rho)
+    np.add.at(inside_y, (own, r_m), inside * rho)
+    k = kc[:, :, 0][..., None]
+    d1, d2 = touch_y - col_y, col_y - inside_y
+    bad = (((d1 >= 1) & (d1 < k)) | ((d2 >= 1) & (d2 < k))).any(axis=2) & cut
+    ok[:, :, 1:] &= ~bad[:, :, None]
+
+
+# --------------------------------------------------------------------------- comments
+
+
+_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_PHONE = r"(?<![\w+])\+?\d(?:[ ().-]{0,2}\d){6,}(?!\w)"
+_EMPLOYEE_ID = r"\b[A-Za-z]{1,3}-?\d{4,}\b"
+REDACTED = "[redacted]"
+
+
+def redact(text: pd.Series | str) -> pd.Series | str:
+    """Replace e-mail addresses, phone numbers and employee ids (e.g. ``E012345``)."""
+    series = pd.Series([text]) if isinstance(text, str) else text.astype("string")
+    for pattern in (_EMAIL, _PHONE, _EMPLOYEE_ID):
+        series = series.str.replace(pattern, REDACTED, regex=True)
+    return str(series.iloc[0]) if isinstance(text, str) else series
+
+
+def comments_long(responses: pd.DataFrame, question_ids: Iterable[str]) -> pd.DataFrame:
+    """Comment columns of a responses frame as ``respondent``, ``unit_id``, ``question``, ``text``.
+
+    Empty and whitespace-only answers are dropped (they are not comments).
+    """
+    questions = [q for q in question_ids if q in responses.columns]
+    keep = [c for c in (RESPONDENT, UNIT) if c in responses.columns]
+    long = responses[[*keep, *questions]].melt(id_vars=keep, value_vars=questions,
+                                               var_name="question", value_name="text")
+    text = long["text"].astype("string").str.strip()
+    return long.assign(text=text)[text.fillna("").str.len() > 0].reset_index(drop=True)
+
+
+def _stable_order(wave: str, cells: pd.DataFrame) -> pd.Series:
+    """Shuffle key per comment: a hash of wave, cell and the comment's alphabetical rank.
+
+    Comments are first put in alphabetical order (which carries no information
+    about who wrote them or when) and then shuffled by a key that depends only
+    on the wave and the cell, so re-runs give the same order.
+    """
+    rank = cells.groupby(["unit_id", "question"]).cumcount().astype(str)
+    key = wave + "|" + cells["unit_id"].astype(str) + "|" + cells["question"].astype(str) + "|" + rank
+    return pd.util.hash_pandas_object(key, index=False, hash_key="culture-comments")
+
+
+def _comment_table(wave: str, comments: pd.DataFrame, idx: OrgIndex, shown: np.ndarray,
+                   questions: list[str]) -> pd.DataFrame:
+    pos = idx.positions(comments[UNIT])
+    pos = np.where(pos < 0, idx.root, pos)
+    rows = pd.DataFrame({"descendant": pos, "question": comments["question"].to_numpy(),
+                         "text": redact(comments["text"]).to_numpy()})
+    up = rows.merge(idx.closure[["ancestor", "descendant"]], on="descendant")
+    q = pd.Index(questions).get_indexer(up["question"])
+    up = up[shown[up["ancestor"].to_numpy(), q]]
+    cells = pd.DataFrame({"unit_id": idx.units[up["ancestor"].to_numpy()], "question": up["question"].to_numpy(),
+                          "text": up["text"].to_numpy()})
+    cells = cells.sort_values(["unit_id", "question", "text"], kind="stable").reset_index(drop=True)
+    cells["key"] = _stable_order(wave, cells).to_numpy()
+    cells = cells.sort_values(["unit_id", "question", "key"], kind="stable").drop(columns="key")
+    cells["position"] = cells.groupby(["unit_id", "question"]).cumcount() + 1
+    return cells[["unit_id", "question", "position", "text"]].reset_index(drop=True)
+
+
+def _comment_counts(comments: pd.DataFrame, idx: OrgIndex, questions: list[str]) -> np.ndarray:
+    pos = idx.positions(comments[UNIT])
+    pos = np.where(pos < 0, idx.root, pos)
+    frame = pd.DataFrame({"u": pos, "q": pd.Index(questions).get_indexer(comments["question"])})
+    if RESPONDENT in comments.columns:  # distinct people, not rows
+        frame = frame.assign(r=comments[RESPONDENT].to_numpy()).drop_duplicates(["r", "q"])
+    direct = np.zeros((idx.size, len(questions)), dtype=np.float64)
+    np.add.at(direct, (frame["u"].to_numpy(), frame["q"].to_numpy()), 1.0)
+    return np.rint(np.asarray(idx.matrix() @ direct)).astype(np.int64)[:, :, None]
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _cell_arrays(table: pd.DataFrame, idx: OrgIndex) -> tuple[np.ndarray, tuple[np.ndarray, ...], list, list]:
+    measures = [RESPONDENTS, *[m for m in pd.unique(table["measure"]) if m != RESPONDENTS]]
+    scopes = [(ALL, ALL), *[s for s in pd.unique(pd.Series(list(zip(table["demographic"], table["band"],
+                                                                   strict=True)))) if s != (ALL, ALL)]]
+    u = idx.positions(table["unit_id"])
+    m = pd.Index(measures).get_indexer(table["measure"])
+    s = pd.MultiIndex.from_tuples(scopes).get_indexer(pd.MultiIndex.from_arrays([table["demographic"],
+                                                                                 table["band"]]))
+    counts = np.zeros((idx.size, len(measures), len(scopes)), dtype=np.int64)
+    counts[u, m, s] = table["n"].to_numpy(dtype=np.int64)
+    return counts, (u, m, s), measures, scopes
+
+
+def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
+                  comments: pd.DataFrame | None = None) -> Release:
+    """Suppress the aggregates of one wave and wrap what may be shown in a :class:`Release`.
+
+    Parameters
+    ----------
+    aggregates : from :func:`culture.aggregate.aggregate_wave` (it carries the
+        org tree and at most one demographic cut).
+    thresholds : the wave's :class:`Thresholds` (frozen once a wave is released:
+        see :func:`check_rerelease`).
+    comments : long comments (``respondent``, ``unit_id``, ``question``, ``text``),
+        e.g. from :func:`comments_long`; omitted = no comments released.
+
+    Raises
+    ------
+    ConfigError
+        If the aggregates are cut by more than one demographic: cross-classified
+        cuts would need protection of every cross cell, which is not implemented,
+        so a wave is published with one cut.
+    """
+    if not isinstance(thresholds, Thresholds):
+        raise ConfigError(f"thresholds must be a Thresholds object, got {type(thresholds).__name__}")
+    if len(aggregates.demographics) > 1:
+        raise ConfigError(f"a release carries at most one demographic cut; the aggregates are cut by "
+                          f"{', '.join(aggregates.demographics)} (aggregate again with by=(<one id>,))")
+    idx = org_index(aggregates.org)
+    table = aggregates.table
+    counts, (u, m, s), measures, _ = _cell_arrays(table, idx)
+    sensitive = (table.groupby("measure")["sensitive"].any().reindex(measures).fillna(False)
+                 .to_numpy(dtype=bool))
+    th = thresholds
+    k_main = np.where(sensitive, th.sensitive, th.scores)
+    k_comp = np.where(sensitive, np.maximum(th.sensitive, th.complements), th.complements)
+    common = {"parent": idx.parent, "depth": idx.depth, "base": 0}
+    main = suppress(counts, k_primary=k_main, k_complement=k_comp, **common)
+    k_dist = np.maximum(th.distributions, k_main)
+    spread = suppress(counts, k_primary=k_dist, k_complement=np.maximum(k_dist, k_comp), shown=main, **common)
+
+    shown, wide = main[u, m, s], spread[u, m, s]
+    out = table.copy()
+    out["status"] = np.where(shown, RELEASED, SUPPRESSED)
+    out["n"] = out["n"].astype("Int64").mask(~shown)
+    for col in STATS:
+        out[col] = out[col].where(shown & (wide if col in SPREAD else True))
+    all_scope = out["demographic"] == ALL
+    stat_cols = ["n", *STATS, "status"]
+    scores = out.loc[all_scope & out["kind"].isin(["construct", "outcome"]),
+                     ["unit_id", "kind", "measure", *stat_cols]]
+    items = out.loc[all_scope & (out["kind"] == "item"), ["unit_id", "measure", "sensitive", *stat_cols]]
+    cuts = out.loc[~all_scope, ["unit_id", "demographic", "band", "kind", "measure", "sensitive", *stat_cols]]
+
+    unit_shown = main[:, 0, 0]
+    rates = aggregates.response_rates.set_index(UNIT).reindex(idx.units).reset_index()
+    rates = rates.rename(columns={"index": UNIT})
+    rates["status"] = np.where(unit_shown, RELEASED, SUPPRESSED)
+    rates["n"] = rates["n"].astype("Int64").mask(~unit_shown)
+    for col in ("invited", "response_rate"):
+        rates[col] = rates[col].astype(np.float64).where(unit_shown)
+    units = aggregates.org.set_index(UNIT).reindex(idx.units).reset_index().rename(columns={"index": UNIT})
+    units = units[[UNIT, "name", "parent_id", "level"]].assign(status=np.where(unit_shown, RELEASED, SUPPRESSED))
+
+    comment_table = pd.DataFrame({"unit_id": pd.Series(dtype=str), "question": pd.Series(dtype=str),
+                                  "position": pd.Series(dtype=np.int64), "text": pd.Series(dtype=str)})
+    notes = list(aggregates.notes)
+    if comments is not None and len(comments):
+        questions = sorted(pd.unique(comments["question"]).tolist())
+        c_counts = _comment_counts(comments, idx, questions)
+        seed = np.repeat(unit_shown[:, None, None], len(questions), axis=1)
+        k_c = np.full(len(questions), th.comments)
+        c_shown = suppress(c_counts, k_primary=k_c, k_complement=np.maximum(k_c, th.complements),
+                           parent=idx.parent, depth=idx.depth, shown=seed)[:, :, 0]
+        comment_table = _comment_table(aggregates.wave, comments, idx, c_shown, questions)
+    notes.append(f"{int((~unit_shown).sum())} of {idx.size} units are not reported")
+    return Release(wave=aggregates.wave, instrument_id=aggregates.instrument_id,
+                   instrument_version=aggregates.instrument_version, thresholds=thresholds,
+                   demographic=aggregates.demographics[0] if aggregates.demographics else None,
+                   _tables={"units": units, "scores": scores.reset_index(drop=True),
+                            "items": items.reset_index(drop=True), "response_rates": rates,
+                            "cuts": cuts.reset_index(drop=True), "comments": comment_table},
+                   notes=tuple(notes))
+
+
+def unreleased_texts(comments: pd.DataFrame, release: Release) -> list[str]:
+    """Raw comment texts that the release does not show (for :func:`culture.leakgate.scan_outputs`)."""
+    shown = release.table("comments")[["unit_id", "question"]].drop_duplicates()
+    idx = org_index(release.table("units")[["unit_id", "parent_id"]])
+    rows = comments.reset_index(drop=True)
+    pos = idx.positions(rows[UNIT])
+    up = pd.DataFrame({"row": np.arange(len(rows)), "descendant": np.where(pos < 0, idx.root, pos),
+                       "question": rows["question"].to_numpy()}).merge(idx.closure, on="descendant")
+    up["unit_id"] = idx.units[up["ancestor"].to_numpy()]
+    released_rows = up.merge(shown, on=["unit_id", "question"])["row"].unique()
+    return rows.loc[~rows.index.isin(released_rows), "text"].astype(str).tolist()
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+class RereleaseRefused(ConfidentialityError):
+    """A wave would be published again in a way that lets readers subtract the releases."""
+
+
+def _set_hash(respondents: pd.Series, groups: pd.DataFrame) -> pd.Series:
+    """Order-free hash of each group's respondent set (sum of per-person 64-bit hashes, two keys)."""
+    parts = []
+    for key in ("culture-ledger-1", "culture-ledger-2"):
+        h = pd.util.hash_pandas_object(respondents.astype(str), index=False, hash_key=key).to_numpy()
+        for shift in (0, 32):
+            parts.append(((h >> np.uint64(shift)) & np.uint64(0xFFFFFFFF)).astype(np.int64))
+    frame = groups.assign(**{f"h{i}": p for i, p in enumerate(parts)})
+    sums = frame.groupby(list(groups.columns), sort=False)[[f"h{i}" for i in range(4)]].sum()
+    return sums.apply(lambda r: hashlib.sha256(",".join(map(str, r)).encode()).hexdigest(), axis=1)
+
+
+def ledger_cells(release: Release, membership: pd.DataFrame) -> pd.DataFrame:
+    """Cells of a release with their respondent-set hash, for the store's release ledger.
+
+    ``membership`` has ``respondent``, ``unit_id``, the release's demographic column
+    and, optionally, one boolean column per measure (answered / has a score);
+    without such a column a measure's cells are hashed over all respondents.
+
+    Returns ``cell_id`` (``table|unit|demographic|band|measure``), ``n`` and
+    ``respondent_set_hash``: only released cells. The hashes stay in the store
+    (never in the Release) because a set hash of a known population could be
+    matched against guessed sets.
+    """
+    idx = org_index(release.table("units")[["unit_id", "parent_id"]])
+    rows = membership.reset_index(drop=True)
+    pos = idx.positions(rows[UNIT])
+    rows = rows.assign(descendant=np.where(pos < 0, idx.root, pos))
+    up = rows.merge(idx.closure[["ancestor", "descendant"]], on="descendant")
+    up["unit_id_"] = idx.units[up["ancestor"].to_numpy()]
+    dem = release.demographic
+    frames = []
+    cells = pd.concat([
+        release.table("response_rates").assign(table="response_rates", demographic=ALL, band=ALL,
+                                               measure=RESPONDENTS),
+        release.table("scores").assign(table="scores", demographic=ALL, band=ALL),
+        release.table("items").assign(table="items", demographic=ALL, band=ALL),
+        release.table("cuts").assign(table="cuts"),
+    ], ignore_index=True)
+    cells = cells[cells["status"] == RELEASED]
+    for measure, group in cells.groupby("measure", sort=False):
+        people = up[up[measure].astype(bool)] if measure in up.columns else up
+        for scope, sub in ((ALL, people.assign(band_=ALL)),
+                           *(((dem, people.assign(band_=people[dem].astype(str))),) if dem else ())):
+            h = _set_hash(sub[RESPONDENT], sub[["unit_id_", "band_"]])
+            n = sub.groupby(["unit_id_", "band_"], sort=False)[RESPONDENT].nunique()
+            keyed = pd.DataFrame({"hash": h, "n_": n}).reset_index()
+            want = group[group["demographic"] == scope]
+            frames.append(want.merge(keyed, left_on=["unit_id", "band"], right_on=["unit_id_", "band_"]))
+    merged = pd.concat(frames, ignore_index=True)
+    # the membership must be the one the release was built from (band codes, missing code filled in)
+    off = int((merged["n_"] != merged["n"]).sum()) + (len(cells) - len(merged))
+    if off:
+        raise ConfigError(f"membership does not match the release: {off} released cell(s) get another n "
+                          f"or no respondents (is {dem or 'the unit'} column filled with codebook codes?)")
+    cell_id = (merged["table"] + "|" + merged["unit_id"].astype(str) + "|" + merged["demographic"] + "|"
+               + merged["band"].astype(str) + "|" + merged["measure"].astype(str))
+    return pd.DataFrame({"cell_id": cell_id, "n": merged["n_"].astype(np.int64),
+                         "respondent_set_hash": merged["hash"]}).reset_index(drop=True)
+
+
+def _thresholds_of(record: Any) -> Thresholds:
+    th = record.thresholds
+    return th if isinstance(th, Thresholds) else Thresholds.from_dict(th)
+
+
+def _cut_demographics(cells: pd.DataFrame) -> set[str]:
+    parts = cells["cell_id"].astype(str).str.split("|", expand=True)
+    if parts.shape[1] < 5:
+        return set()
+    return set(parts.loc[parts[0] == "cuts", 2].unique())
+
+
+def check_rerelease(previous_records: Sequence[Any], new_thresholds: Thresholds, new_cells: pd.DataFrame,
+                    new_respondents: Iterable[str]) -> None:
+    """Refuse a re-release of a wave that readers could subtract from an earlier one.
+
+    ``previous_records`` are the store's ``ReleaseRecord`` objects of this wave
+    (``thresholds``, ``cells`` with ``cell_id``, ``n``, ``respondent_set_hash``,
+    ``respondents``). Refused, with every reason listed:
+
+    - thresholds differ from the wave's first release (they are frozen per wave);
+    - the wave's respondent set differs from an earlier release by 1..k-1 people;
+    - a cell published before is published again with another respondent set
+      whose size differs by fewer than k (a swap changes the set but not n);
+    - the release adds a demographic cut other than the one already published.
+
+    Raises
+    ------
+    RereleaseRefused
+    """
+    records = sorted(previous_records, key=lambda r: (str(getattr(r, "created", "")), r.release_id))
+    if not records:
+        return
+    k = new_thresholds.complements
+    problems: list[str] = []
+    first = _thresholds_of(records[0])
+    if first != new_thresholds:
+        changed = [f"{name} {old} -> {new_thresholds.as_dict()[name]}"
+                   for name, old in first.as_dict().items() if new_thresholds.as_dict()[name] != old]
+        problems.append(f"thresholds are frozen after the first release of the wave; changed: {', '.join(changed)}")
+    people = frozenset(map(str, new_respondents))
+    new = new_cells.set_index("cell_id")
+    for rec in records:
+        diff = len(people.symmetric_difference(map(str, rec.respondents)))
+        if 0 < diff < k:
+            problems.append(f"release {rec.release_id}: the respondent set differs by {diff} people "
+                            f"(allowed: 0 or at least {k})")
+        old = rec.cells.set_index("cell_id")
+        common = old.index.intersection(new.index)
+        changed = (old.loc[common, "respondent_set_hash"] != new.loc[common, "respondent_set_hash"])
+        close = (old.loc[common, "n"] - new.loc[common, "n"]).abs() < k
+        bad = sorted(common[(changed & close).to_numpy()])
+        if bad:
+            problems.append(f"release {rec.release_id}: {len(bad)} cell(s) would be shown again with a "
+                            f"respondent set changed by fewer than {k} people: {', '.join(bad[:50])}"
+                            + (" ..." if len(bad) > 50 else ""))
+    before = set().union(*(_cut_demographics(r.cells) for r in records))
+    after = _cut_demographics(new_cells)
+    if len(before | after) > 1:
+        problems.append(f"the wave was released with cut(s) {', '.join(sorted(before)) or 'none'}; a second "
+                        f"demographic ({', '.join(sorted(after - before))}) would allow cross-cut subtraction")
+    if problems:
+        raise RereleaseRefused("re-release of the wave refused:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,297 @@
+"""The confidentiality boundary object: :class:`Release` and its :class:`Thresholds`.
+
+A ``Release`` is the only thing the reporting layer (notebooks, plots, findings,
+exports) may read. It holds aggregates that already passed primary and
+complementary suppression (see :func:`culture.anonymity.build_release`), no
+respondent ids and no path to the workspace store. It checks its own invariants
+when built and when loaded from disk, so a tampered or hand-made bundle with a
+small count in it is refused.
+
+Tables (all tidy; ``status`` is ``released`` or ``suppressed``; a suppressed row
+has NaN statistics and a missing ``n``; n = 0 looks exactly like suppressed):
+
+``units``          unit_id, name, parent_id, level, status
+``scores``         unit_id, kind, measure, n, mean, sd, se, ci_low, ci_high, pct_favourable, status
+``items``          unit_id, measure, sensitive, n, mean, sd, se, ci_low, ci_high, pct_favourable, status
+``response_rates`` unit_id, n, invited, response_rate, status
+``cuts``           unit_id, demographic, band, kind, measure, n, mean, sd, se, ci_low, ci_high,
+                   pct_favourable, status
+``comments``       unit_id, question, position, text
+
+How counts are marked in outputs: a respondent count is always a column named
+``n`` in tables and the text ``n = <count>`` in prose / HTML (:func:`count_label`),
+so :func:`culture.leakgate.scan_outputs` can check every one against k.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfidentialityError, ConfigError
+
+# One neutral label for every withheld cell. It does not say "fewer than k",
+# because complementary suppression also hides cells with k or more people and
+# a different wording would tell the reader which cells are large.
+SUPPRESSED_LABEL = "Not reported (protects anonymity)"
+RELEASED, SUPPRESSED = "released", "suppressed"
+FORMAT_VERSION = 1
+TABLES = ("units", "scores", "items", "response_rates", "cuts", "comments")
+STATS = ("mean", "sd", "se", "ci_low", "ci_high", "pct_favourable")
+SPREAD = ("sd", "se", "ci_low", "ci_high")  # reveal the SD, so they need the distribution threshold
+FORBIDDEN_COLUMNS = ("respondent", "response_id", "respondent_id", "employee_id", "email")
+
+
+def count_label(n: int) -> str:
+    """The one way a respondent count is written in prose/HTML: ``n = 12``."""
+    return f"n = {int(n)}"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum group sizes (distinct respondents) of one wave's release.
+
+    Defaults and floors follow DESIGN.md "Confidentiality rules". ``complements``
+    is the smallest group that may be obtainable by subtraction; ``sensitive``
+    applies to items flagged ``sensitive`` (for their means and their complements).
+
+    Raises
+    ------
+    ConfigError
+        Listing every parameter below its floor (or of the wrong type) at once.
+    """
+
+    scores: int = 5
+    complements: int = 5
+    distributions: int = 10
+    comments: int = 10
+    models: int = 30
+    sensitive: int = 10
+
+    FLOORS = MappingProxyType({"scores": 3, "complements": 3, "distributions": 5, "comments": 5,
+                               "models": 20, "sensitive": 3})
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            floor = self.FLOORS[f.name]
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                problems.append(f"thresholds.{f.name} must be a whole number >= {floor}, got {value!r}")
+            elif value < floor:
+                problems.append(f"thresholds.{f.name} = {value} is below its floor of {floor}")
+        if not problems:
+            for name in ("distributions", "sensitive"):
+                if getattr(self, name) < self.scores:
+                    problems.append(f"thresholds.{name} = {getattr(self, name)} must be at least "
+                                    f"thresholds.scores = {self.scores}")
+        if problems:
+            raise ConfigError("invalid confidentiality thresholds:\n  - " + "\n  - ".join(problems))
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Thresholds:
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown threshold parameter(s) {', '.join(unknown)}; "
+                              f"allowed: {', '.join(sorted(allowed))}")
+        return cls(**dict(data))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Release:
+    """Suppressed, publishable aggregates of one wave (see the module doc for tables).
+
+    Build it with :func:`culture.anonymity.build_release` or :meth:`load`.
+    Tables are returned as copies, so nothing downstream can alter the release.
+    """
+
+    wave: str
+    instrument_id: str
+    instrument_version: str
+    thresholds: Thresholds
+    demographic: str | None
+    _tables: Mapping[str, pd.DataFrame] = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        missing = [t for t in TABLES if t not in self._tables]
+        if missing:
+            raise ConfigError(f"a Release needs the tables {', '.join(TABLES)}; missing {', '.join(missing)}")
+        object.__setattr__(self, "_tables", MappingProxyType({t: self._tables[t].copy() for t in TABLES}))
+        problems = self.invariant_problems()
+        if problems:
+            raise ConfidentialityError("release refused, it breaks the confidentiality rules:\n  - "
+                                       + "\n  - ".join(problems))
+
+    # ------------------------------------------------------------------ access
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in TABLES:
+            raise ConfigError(f"unknown release table {name!r}; tables: {', '.join(TABLES)}")
+        return self._tables[name].copy()
+
+    units = property(lambda self: self.table("units"))
+    scores = property(lambda self: self.table("scores"))
+    items = property(lambda self: self.table("items"))
+    response_rates = property(lambda self: self.table("response_rates"))
+    cuts = property(lambda self: self.table("cuts"))
+    comments = property(lambda self: self.table("comments"))
+
+    def summary(self) -> str:
+        units = self._tables["units"]
+        shown = int((units["status"] == RELEASED).sum())
+        return (f"Release of wave {self.wave} ({self.instrument_id} {self.instrument_version}): "
+                f"{shown} of {len(units)} units reported; cut: {self.demographic or 'none'}; "
+                f"k = {self.thresholds.scores} (distributions {self.thresholds.distributions}, "
+                f"comments {self.thresholds.comments}, sensitive items {self.thresholds.sensitive})")
+
+    def _repr_html_(self) -> str:
+        import html
+        return f"<p>{html.escape(self.summary())}</p>"
+
+    # ------------------------------------------------------------------ invariants
+    def invariant_problems(self) -> list[str]:
+        """Rules every release satisfies whatever built it (checked on build and load)."""
+        th, problems = self.thresholds, []
+        for name, df in self._tables.items():
+            bad_cols = [c for c in df.columns if c.lower() in FORBIDDEN_COLUMNS]
+            if bad_cols:
+                problems.append(f"table {name} has identifying column(s) {', '.join(bad_cols)}")
+            if "status" in df.columns and not df["status"].isin([RELEASED, SUPPRESSED]).all():
+                problems.append(f"table {name}: status must be {RELEASED!r} or {SUPPRESSED!r}")
+            if "n" not in df.columns:
+                continue
+            shown = df["status"] == RELEASED
+            k = pd.Series(th.scores, index=df.index)
+            if "sensitive" in df.columns:
+                k = k.where(~df["sensitive"].astype(bool), th.sensitive)
+            n = pd.to_numeric(df["n"], errors="coerce")
+            if (shown & ~(n >= k)).any():
+                problems.append(f"table {name}: {int((shown & ~(n >= k)).sum())} released row(s) "
+                                f"have n below the threshold")
+            stat_cols = [c for c in (*STATS, "invited", "response_rate") if c in df.columns]
+            hidden_values = df.loc[~shown, ["n", *stat_cols]].notna().any(axis=1)
+            if hidden_values.any():
+                problems.append(f"table {name}: {int(hidden_values.sum())} suppressed row(s) carry values")
+            spread = [c for c in SPREAD if c in df.columns]
+            if spread:
+                k_dist = np.maximum(th.distributions, k)
+                wide = df[spread].notna().any(axis=1) & ~(n >= k_dist)
+                if wide.any():
+                    problems.append(f"table {name}: {int(wide.sum())} row(s) show SD/CI below the "
+                                    "distribution threshold")
+        return problems
+
+    # ------------------------------------------------------------------ display
+    def display_table(self, name: str, *, decimals: int = 2) -> pd.DataFrame:
+        """A copy of a table for people: rounded, counts as ``n = 12``, withheld cells labelled.
+
+        Every statistic of a suppressed row (and ``n``) shows :data:`SUPPRESSED_LABEL`;
+        a statistic that is merely not available (e.g. SD below the distribution
+        threshold) is left blank.
+        """
+        df = self.table(name)
+        if "status" not in df.columns:
+            return df
+        hidden = df["status"] == SUPPRESSED
+        out = df.astype({c: object for c in df.columns if c in (*STATS, "n", "invited", "response_rate")})
+        for col in (c for c in (*STATS, "invited", "response_rate") if c in df.columns):
+            values = pd.to_numeric(df[col], errors="coerce")
+            text = values.map(lambda v: "" if pd.isna(v) else f"{v:.{decimals}f}")
+            out[col] = text.where(~hidden, SUPPRESSED_LABEL)
+        if "n" in df.columns:
+            counts = pd.to_numeric(df["n"], errors="coerce")
+            out["n"] = counts.map(lambda v: "" if pd.isna(v) else count_label(v)).where(~hidden, SUPPRESSED_LABEL)
+        return out.drop(columns=["status"])
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory: str | Path) -> Path:
+        """Write one Parquet file per table plus ``manifest.json`` (with SHA-256 of each file)."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for name in TABLES:
+            path = out / f"{name}.parquet"
+            self._tables[name].to_parquet(path, index=False)
+            files[name] = {"file": path.name, "sha256": _sha256(path), "rows": len(self._tables[name])}
+        manifest = {"format": "culture-release", "format_version": FORMAT_VERSION, "wave": self.wave,
+                    "instrument": {"id": self.instrument_id, "version": self.instrument_version},
+                    "thresholds": self.thresholds.as_dict(), "demographic": self.demographic,
+                    "notes": list(self.notes), "tables": files}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        return out / "manifest.json"
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Release:
+        """Read a bundle written by :meth:`save`; checks file hashes and the invariants."""
+        src = Path(directory)
+        try:
+            manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{src / 'manifest.json'}: no release manifest found") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{src / 'manifest.json'}: not valid JSON (line {exc.lineno})") from None
+        if manifest.get("format") != "culture-release" or manifest.get("format_version") != FORMAT_VERSION:
+            raise ConfigError(f"{src / 'manifest.json'}: not a culture release of format version {FORMAT_VERSION}")
+        tables = {}
+        for name in TABLES:
+            entry = manifest["tables"][name]
+            path = src / entry["file"]
+            if _sha256(path) != entry["sha256"]:
+                raise ConfidentialityError(f"{path}: file changed since the release was written (SHA-256 differs)")
+            tables[name] = pd.read_parquet(path)
+        return cls(wave=manifest["wave"], instrument_id=manifest["instrument"]["id"],
+                   instrument_version=manifest["instrument"]["version"],
+                   thresholds=Thresholds.from_dict(manifest["thresholds"]),
+                   demographic=manifest.get("demographic"), _tables=tables,
+                   notes=tuple(manifest.get("notes", ())))
+
+
+def release_table(release: Release, *, level: int | None = None, by: str | None = None) -> pd.DataFrame:
+    """Construct scores ready to print or write (what ``culture release show`` prints).
+
+    Parameters
+    ----------
+    level : keep only units of this org level.
+    by : a demographic id: show the cut table for it instead (must be the release's cut).
+
+    Returns
+    -------
+    DataFrame with ``unit_id``, ``unit`` (name), ``level``, the cut columns when
+    ``by`` is given, ``measure``, ``n``, ``mean``, ``ci_low``, ``ci_high``,
+    ``pct_favourable``: values rounded to 2 decimals, withheld cells showing
+    :data:`SUPPRESSED_LABEL`, counts as ``n = 12``.
+    """
+    if by is not None and by != release.demographic:
+        raise ConfigError(f"by={by!r}: this release is cut by {release.demographic or 'no demographic'}")
+    name = "cuts" if by is not None else "scores"
+    shown = release.display_table(name)
+    raw = release.table(name)
+    if by is not None:
+        keep = (raw["demographic"] == by) & (raw["kind"] != "item")
+        shown, raw = shown[keep], raw[keep]
+    else:
+        keep = raw["kind"] != "respondents"
+        shown, raw = shown[keep], raw[keep]
+    units = release.table("units")[["unit_id", "name", "level"]].rename(columns={"name": "unit"})
+    out = shown.merge(units, on="unit_id", how="left")
+    if level is not None:
+        out = out[out["level"] == level]
+    cols = ["unit_id", "unit", "level", *(["band"] if by else []), "measure", "n", "mean",
+            "ci_low", "ci_high", "pct_favourable"]
+    return out[cols].reset_index(drop=True)
