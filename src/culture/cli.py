@@ -1,27 +1,215 @@
-"""The ``culture`` command: parses arguments, calls the library, maps errors to exit codes."""
+"""The ``culture`` command: parses arguments, calls the library, maps errors to exit codes.
+
+Commands
+--------
+``culture init [--key-file PATH]``
+    create a workspace (:meth:`culture.store.Workspace.init`).
+``culture ingest responses|org|headcount|quality|exposure FILE ...``
+    import one file (``Workspace.ingest_*``) and print its
+    :class:`~culture.store.ImportReport`.
+``culture status [--format table|json]``
+    waves, responses per wave, the import ledger and rejected rows.
+``culture demo``
+    the whole job on a synthetic organisation.
+
+Global options (before or after the command): ``--workspace DIR`` (default
+``$CULTURE_WORKSPACE``, else ``./data``), ``--instrument YAML`` (default the
+shipped ``surveys/leadership-quality-culture.yaml``), ``--debug``.
+
+Exit codes are those of :mod:`culture.errors`: ``EXIT_BAD_INPUT`` for a bad
+file, ``EXIT_LOCKED`` when another process writes to the workspace,
+``EXIT_CONFLICT`` when an import would change stored data, 2 for usage errors
+(argparse's code, equal to ``EXIT_USAGE``) and ``EXIT_INTERNAL`` for bugs.
+Error messages go to stderr and start with ``culture <command>:``; they come
+from the library, which never puts a respondent's answer in a message. For the
+same reason an unexpected exception prints only its type unless ``--debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import json
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
 
 from . import errors
+from . import frames as F
+from .io import FORMATS, PARTIAL_POLICIES
+
+_ROW_LIMIT = 20  # rows named per reason in a summary; the full list stays in the store
+
+
+# ----------------------------------------------------------------------------- argument types
+
+def _wave(text: str) -> str:
+    """argparse type: a wave such as ``2026Q3`` (checked before any file is read)."""
+    if not F.WAVE_RE.match(text):
+        raise argparse.ArgumentTypeError(
+            f"wave must look like YYYYQn with n in 1-4 (e.g. 2026Q3), got {text!r}")
+    return text
+
+
+def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Options accepted both before and after the command.
+
+    The copy given to each subcommand uses ``SUPPRESS`` defaults so that a
+    value given before the command is not overwritten by the default.
+    """
+    p = argparse.ArgumentParser(add_help=False)
+    default: Any = argparse.SUPPRESS if suppress else None
+    p.add_argument("--workspace", metavar="DIR", default=default,
+                   help="workspace directory (default $CULTURE_WORKSPACE, else ./data)")
+    p.add_argument("--instrument", metavar="YAML", default=default,
+                   help="survey instrument (default surveys/leadership-quality-culture.yaml)")
+    p.add_argument("--debug", action="store_true",
+                   default=argparse.SUPPRESS if suppress else False,
+                   help="show tracebacks of unexpected errors")
+    return p
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="culture", description="Leadership and quality culture workbench")
-    p.add_argument("--workspace", default=os.environ.get("CULTURE_WORKSPACE", "data"),
-                   help="workspace directory (default ./data or $CULTURE_WORKSPACE)")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(prog="culture", parents=[_global_options(suppress=False)],
+                                description="Leadership and quality culture workbench")
+    common = [_global_options(suppress=True)]
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run the whole job on a synthetic organisation")
+    demo = sub.add_parser("demo", parents=common,
+                          help="run the whole job on a synthetic organisation")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sites", type=int, default=4, help="number of sites in the synthetic org")
     demo.set_defaults(func=_cmd_demo)
+
+    init = sub.add_parser("init", parents=common, help="create a workspace and its key")
+    init.add_argument("--key-file", metavar="PATH",
+                      help="pseudonymisation key file: used if it exists, else created there "
+                           "(default <workspace>/secrets/pseudonym.key, or "
+                           "$CULTURE_PSEUDONYM_KEY when set)")
+    init.set_defaults(func=_cmd_init)
+
+    status = sub.add_parser("status", parents=common,
+                            help="waves, responses, imports and rejected rows")
+    status.add_argument("--format", dest="output", choices=("table", "json"), default="table")
+    status.set_defaults(func=_cmd_status)
+
+    ingest = sub.add_parser("ingest", help="import one file into the workspace")
+    kinds = ingest.add_subparsers(dest="kind", required=True, metavar="KIND")
+
+    def kind(name: str, help: str) -> argparse.ArgumentParser:
+        k = kinds.add_parser(name, parents=common, help=help)
+        k.add_argument("file", metavar="FILE")
+        k.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
+        k.set_defaults(func=_cmd_ingest)
+        return k
+
+    r = kind("responses", "a survey export (Qualtrics, SurveyMonkey, Forms, LimeSurvey, SPSS, "
+                          "CSV/XLSX)")
+    r.add_argument("--wave", type=_wave, required=True, help="survey wave, e.g. 2026Q3")
+    r.add_argument("--format", dest="fmt", choices=FORMATS,
+                   help="export format (default: detected from the file)")
+    r.add_argument("--mapping", metavar="M", help="column mapping file (YAML or CSV)")
+    r.add_argument("--partial", choices=PARTIAL_POLICIES, default="keep",
+                   help="unfinished responses: keep (flagged) or reject (default keep)")
+    r.add_argument("--accept-valid", action="store_true",
+                   help="import the valid rows and record the invalid ones as rejected")
+    r.add_argument("--supersede", action="store_true",
+                   help="replace stored responses whose content changed (old versions kept)")
+    for name, what in (("org", "an org chart: unit_id, parent_id, name"),
+                       ("headcount", "people invited per unit: unit_id, invited")):
+        kind(name, what).add_argument("--wave", type=_wave, required=True,
+                                      help="survey wave, e.g. 2026Q3")
+    kind("quality", "a QMS register").add_argument(
+        "--kind", dest="quality_kind", required=True, choices=F.QUALITY_KINDS,
+        help="which register the file is")
+    kind("exposure", "exposure per unit and quarter: unit_id, quarter, exposure")
     return p
 
+
+# ----------------------------------------------------------------------------- helpers
+
+def _command(args: argparse.Namespace) -> str:
+    return " ".join(x for x in (args.command, getattr(args, "kind", None)) if x)
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from .store import Workspace
+
+    return Workspace.open(args.workspace)
+
+
+@contextlib.contextmanager
+def _progress(stages: Sequence[str], stream: TextIO) -> Iterator[Callable[[str], None]]:
+    """A stage bar on ``stream`` when it is a terminal; silent otherwise (logs, pipes, tests)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(stages), file=stream, leave=False, disable=not stream.isatty(),
+               bar_format="{desc} [{n}/{total}] {elapsed}")
+    done = [0]
+
+    def step(desc: str) -> None:
+        if done[0]:
+            bar.update(1)
+        done[0] += 1
+        bar.set_description_str(desc)
+
+    try:
+        yield step
+    finally:
+        bar.close()
+
+
+def _rows(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:_ROW_LIMIT])
+    more = f" ... and {len(rows) - _ROW_LIMIT} more" if len(rows) > _ROW_LIMIT else ""
+    return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _row_details(rejected: pd.DataFrame, duplicates: pd.DataFrame, *,
+                 invalid: bool) -> list[str]:
+    """Rows set aside, grouped by kind, column and reason; positions only, never cell values.
+
+    ``reason`` comes from :mod:`culture.validate`, whose contract is that it
+    never contains a cell's content. ``invalid=False`` leaves out invalid rows
+    (the report already lists them as the problems that stop the import).
+    """
+    lines: list[str] = []
+    labels = {"excluded": "excluded (not real responses)", "invalid": "invalid, not imported"}
+    if not invalid:
+        del labels["invalid"]
+    for kind_, label in labels.items():
+        part = rejected[rejected["kind"] == kind_]
+        if part.empty:
+            continue
+        lines.append(f"  {label}: {part[F.SOURCE_ROW].nunique()} row(s)")
+        column = part["column"].astype(object).where(part["column"].notna(), "")
+        groups = part.assign(column=column).groupby(["column", "reason"], sort=False)
+        for (col, reason), g in groups:
+            where = _rows(sorted(set(g[F.SOURCE_ROW].tolist())))
+            lines.append(f"    - {where}" + (f", column {col}" if col else "") + f": {reason}")
+    if len(duplicates):
+        lines.append(f"  duplicates in the file: {len(duplicates)} row(s)")
+        head = duplicates.head(_ROW_LIMIT)
+        pairs = (head[F.SOURCE_ROW].astype("int64").astype(str) + " (of "
+                 + head["duplicate_of"].astype("int64").astype(str) + ")")
+        more = (f" ... and {len(duplicates) - _ROW_LIMIT} more"
+                if len(duplicates) > _ROW_LIMIT else "")
+        lines.append(f"    - rows {', '.join(pairs)}{more}: repeat a response id")
+    return lines
+
+
+def _report_exit(report: Any) -> int:
+    """A dry run that found problems fails like the real import would."""
+    if report.ok:
+        return errors.EXIT_OK
+    return errors.EXIT_CONFLICT if report.conflicts else errors.EXIT_BAD_INPUT
+
+
+# ----------------------------------------------------------------------------- commands
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
@@ -30,16 +218,166 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return errors.EXIT_OK
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from .pseudonym import KEY_ENV
+    from .store import Workspace
+
+    ws = Workspace.init(args.workspace, key_file=args.key_file)
+    print(f"Created workspace {ws.root}")
+    setting = ws.settings.get("key_file")
+    if setting:
+        key = Path(setting) if Path(setting).is_absolute() else ws.root / setting
+        print(f"Pseudonymisation key: {key}")
+        print("WARNING: back up this key file now, somewhere safe and apart from the workspace. "
+              "Without it the workspace cannot be opened and new waves cannot be linked to "
+              "earlier ones; anyone holding it can test guessed employee ids against the "
+              "pseudonyms.")
+    else:
+        print(f"Pseudonymisation key: taken from ${KEY_ENV} (not written to disk)")
+        print(f"WARNING: keep a backup of the value of ${KEY_ENV}; every later command needs "
+              "the same key, and without it new waves cannot be linked to earlier ones.")
+    return errors.EXIT_OK
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    ws = _open(args)
+    if args.kind == "responses":
+        return _ingest_responses(ws, args)
+    path, dry = Path(args.file), args.dry_run
+    with _progress(["reading and storing"], sys.stderr) as step:
+        step(f"{args.kind} {path.name}")
+        if args.kind == "org":
+            report = ws.ingest_org(path, wave=args.wave, dry_run=dry)
+        elif args.kind == "headcount":
+            report = ws.ingest_headcount(path, wave=args.wave, dry_run=dry)
+        elif args.kind == "quality":
+            report = ws.ingest_quality(path, kind=args.quality_kind, dry_run=dry)
+        else:
+            report = ws.ingest_exposure(path, dry_run=dry)
+    print(report.summary())
+    return _report_exit(report)
+
+
+def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
+    """Read with :func:`culture.io.read_responses`, then :meth:`Workspace.ingest_parsed`.
+
+    Two library calls rather than ``ingest_responses`` so that the rows set
+    aside by the reader (excluded, invalid, duplicates) can be listed with
+    their reasons, in a dry run too, and the progress bar has real stages.
+    """
+    from .instruments import default_instrument_path, load_instrument
+    from .io import read_responses
+
+    path = Path(args.file)
+    with _progress(["instrument", "read", "store"], sys.stderr) as step:
+        step("loading the instrument")
+        instrument = load_instrument(args.instrument or default_instrument_path())
+        step(f"reading {path.name}")
+        parsed = read_responses(path, instrument, fmt=args.fmt, mapping=args.mapping,
+                                partial=args.partial)
+        step("checking against the workspace" if args.dry_run else "storing")
+        try:
+            report = ws.ingest_parsed(parsed, instrument, wave=args.wave,
+                                      accept_valid=args.accept_valid, supersede=args.supersede,
+                                      dry_run=args.dry_run)
+        except errors.ValidationError as exc:
+            if parsed.invalid_rows:  # the rows named in the error were set aside by the reader
+                exc.add_note(f"Nothing was imported. Fix the export, or re-run with "
+                             f"--accept-valid to import the valid rows and record the "
+                             f"{parsed.invalid_rows} invalid one(s) as rejected.")
+            raise
+    print(report.summary())
+    if not report.no_op:
+        for line in _row_details(parsed.rejected, parsed.duplicates, invalid=args.accept_valid):
+            print(line)
+    return _report_exit(report)
+
+
+def _status_data(ws: Any) -> dict[str, Any]:
+    """Everything ``status`` shows, as plain JSON-ready values."""
+    st = ws.status()
+    imports = ws.imports()
+    rej = ws.rejections()
+    rejected = (rej.assign(column_id=rej["column_id"].fillna(""))
+                .groupby(["import_id", "kind", "column_id", "reason"], sort=True)
+                .agg(rows=(F.SOURCE_ROW, "nunique"), first_row=(F.SOURCE_ROW, "min"))
+                .reset_index())
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+    ledger = imports.assign(file=imports["source"].map(lambda s: Path(s).name),
+                            dropped_columns=imports["dropped_columns"].map(json.loads))
+    return {**{k: v for k, v in st.items() if k != "waves"},
+            "waves": records(st["waves"]),
+            "imports": records(ledger),
+            "rejections": records(rejected)}
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "  (none)"
+    text = frame.to_string(index=False, na_rep="-")
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    data = _status_data(_open(args))
+    if args.output == "json":
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return errors.EXIT_OK
+    print(f"Workspace {data['path']} (schema {data['schema_version']}, "
+          f"key fingerprint {data['key_fingerprint']})")
+    print("\nWaves:")
+    waves = pd.DataFrame(data["waves"], columns=["wave", "instrument_id", "responses",
+                                                 "respondents", "superseded_versions", "imports"])
+    print(_table(waves.rename(columns={"instrument_id": "instrument",
+                                       "superseded_versions": "superseded"})))
+    print(f"\nOrg charts: {', '.join(data['org_waves']) or 'none'}; headcounts: "
+          f"{', '.join(data['headcount_waves']) or 'none'}; quality events: "
+          f"{data['quality_events']}; releases: {data['releases']}")
+    print(f"\nImports ({len(data['imports'])}):")
+    cols = ["import_id", "kind", "wave", "quality_kind", "file", "format", "rows_in", "accepted",
+            "rejected", "duplicates", "finished"]
+    ledger = pd.DataFrame(data["imports"], columns=cols)
+    ledger["finished"] = ledger["finished"].str.slice(0, 16).str.replace("T", " ")
+    print(_table(ledger.rename(columns={"import_id": "#", "quality_kind": "register",
+                                        "finished": "when (UTC)"})))
+    print(f"\nRejected rows: {data['rejected_rows']}; duplicate rows: {data['duplicate_rows']}")
+    for r in data["rejections"]:
+        column = f", column {r['column_id']}" if r["column_id"] else ""
+        print(f"  import #{r['import_id']} {r['kind']}: {r['rows']} row(s) from row "
+              f"{r['first_row']}{column}: {r['reason']}")
+    return errors.EXIT_OK
+
+
+# ----------------------------------------------------------------------------- entry point
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one ``culture`` command; returns the process exit code (never raises SystemExit)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else errors.EXIT_USAGE
+    name = _command(args)
     try:
         return int(args.func(args))
     except errors.CultureError as exc:
-        print(f"culture {args.command}: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        print(f"culture {name}: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):  # hints added on the way up
+            print(note, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"culture {name}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: its message might quote data, so only the type by default
+        if args.debug:
+            traceback.print_exc()
+        print(f"culture {name}: internal error ({type(exc).__name__}); this is a bug in culture, "
+              "not in your data. Re-run with --debug for the traceback.", file=sys.stderr)
+        return errors.EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover
