@@ -24,6 +24,7 @@ comments (``comments``). Messages name cells (unit, scope, measure), never peopl
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from .errors import ConfidentialityError
 _BREACH_COLUMNS = ("check", "family", "measure", "unit_id", "demographic", "band", "other_unit",
                    "size", "k", "detail")
 _WHOLE = "all"
+_COMBINATION_BUDGET = 200_000
 
 
 @dataclass(frozen=True)
@@ -242,11 +244,14 @@ def _linear(shown: dict, sets: dict, max_atoms: int, *, force: bool) -> tuple[li
     out: list[dict] = []
     tried = 0
     for r in range(1, k_sub):
+        # Count before building: materialising every combination of many small atoms
+        # costs minutes, and the budget would stop the check anyway.
+        if tried + math.comb(len(small), r) > _COMBINATION_BUDGET:
+            return out, (f"exact check covered unions of up to {r - 1} small atom(s); "
+                         f"{math.comb(len(small), r)} unions of {r} exceed the budget")
         combos = np.array(list(itertools.combinations(small, r)), dtype=np.int64).reshape(-1, r)
         combos = combos[sizes[combos].sum(axis=1) < k_sub]
         tried += len(combos)
-        if tried > 200_000:
-            return out, "exact check stopped after 200000 combinations"
         for chunk in np.array_split(combos, max(1, len(combos) // 5000)):
             if not len(chunk):
                 continue

@@ -300,7 +300,8 @@ def _plant_events(units0: pd.DataFrame, waves, culture: list[str]) -> list[tuple
         events.append(("communication", site, waves[4], -0.7,
                        f"communication falls across {site} after a re-organisation"))
     if "ownership" in culture and len(waves) > 6:
-        events.append(("ownership", dept, waves[6], 0.9,
+        # In the latest wave, so the demo's report pack shows a real change.
+        events.append(("ownership", dept, waves[-1], 0.9,
                        f"ownership rises in {dept} after an improvement programme"))
     return events
 
