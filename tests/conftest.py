@@ -23,3 +23,28 @@ def small_org(instrument):
 def demo_org(instrument):
     """The demo-sized organisation (default config)."""
     return make_organisation(instrument, SynthConfig())
+
+
+@pytest.fixture(scope="session")
+def small_workspace(tmp_path_factory, instrument):
+    """A workspace holding a small synthetic organisation, ingested from real-format exports."""
+    from culture.demo import ingest_demo_files, write_demo_files
+    from culture.store import Workspace
+
+    root = tmp_path_factory.mktemp("small-ws")
+    org = make_organisation(instrument, SynthConfig(seed=11, n_sites=2))
+    files = write_demo_files(org, root / "exports")
+    ws = Workspace.init(root / "workspace")
+    ingest_demo_files(ws, files, instrument, out=lambda _msg: None)
+    return ws, org
+
+
+@pytest.fixture(scope="session")
+def small_pack(tmp_path_factory, small_workspace, instrument):
+    """The report pack of the small organisation's latest wave (department briefs only)."""
+    from culture.pipeline import run_report
+
+    ws, org = small_workspace
+    reports = tmp_path_factory.mktemp("reports")
+    result = run_report(ws, instrument, "latest", reports_dir=reports, workers=2, unit_level=2)
+    return result, ws, org

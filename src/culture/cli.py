@@ -9,6 +9,11 @@ Commands
     :class:`~culture.store.ImportReport`.
 ``culture status [--format table|json]``
     waves, responses per wave, the import ledger and rejected rows.
+``culture scores|audit|trends|link --wave W``
+    the suppressed release table, the independent audit, changes vs the previous
+    wave, and culture -> quality models.
+``culture report --wave W|latest``
+    the quarterly report pack (:func:`culture.pipeline.run_report`).
 ``culture demo``
     the whole job on a synthetic organisation.
 
@@ -97,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--format", dest="output", choices=("table", "json"), default="table")
     status.set_defaults(func=_cmd_status)
 
+    _analysis_commands(sub, common)
+
     ingest = sub.add_parser("ingest", help="import one file into the workspace")
     kinds = ingest.add_subparsers(dest="kind", required=True, metavar="KIND")
 
@@ -130,7 +137,87 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _wave_or_latest(text: str) -> str:
+    return text if text == "latest" else _wave(text)
+
+
+def _analysis_commands(sub: Any, common: list) -> None:
+    """scores, audit, trends, link and report: everything after ingest."""
+    def output_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", dest="output", choices=("table", "csv", "xlsx", "json"),
+                       default="table", help="print a table, or write csv/xlsx/json")
+        p.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of stdout")
+
+    scores = sub.add_parser("scores", parents=common,
+                            help="the suppressed release table of a wave (recorded in the ledger)")
+    scores.add_argument("--wave", type=_wave_or_latest, required=True)
+    scores.add_argument("--level", type=int, help="only units at this org level (0 = organisation)")
+    scores.add_argument("--by", metavar="DEMOGRAPHIC", help="show the cut by this demographic")
+    output_options(scores)
+    scores.set_defaults(func=_cmd_scores)
+
+    audit = sub.add_parser("audit", parents=common,
+                           help="re-derive a wave's release from the store; non-zero exit on a breach")
+    audit.add_argument("--wave", type=_wave_or_latest, required=True)
+    audit.set_defaults(func=_cmd_audit)
+
+    trends = sub.add_parser("trends", parents=common, help="change vs the previous wave, released cells")
+    trends.add_argument("--wave", type=_wave_or_latest, required=True)
+    trends.add_argument("--min-change", type=float, default=0.2, help="meaningful change (scale points)")
+    trends.add_argument("--all", action="store_true", help="every comparison, not only real changes")
+    output_options(trends)
+    trends.set_defaults(func=_cmd_trends)
+
+    link = sub.add_parser("link", parents=common, help="culture -> quality outcome models")
+    link.add_argument("--wave", type=_wave_or_latest, required=True)
+    link.add_argument("--outcome", default="nc_customer",
+                      help="nc_customer, nc_internal, complaints, audit_total, "
+                           "capa_days_to_close_mean or capa_on_time_share")
+    link.add_argument("--lag", type=int, default=1, choices=(1, 2))
+    output_options(link)
+    link.set_defaults(func=_cmd_link)
+
+    report = sub.add_parser("report", parents=common, help="build the quarterly report pack")
+    report.add_argument("--wave", type=_wave_or_latest, required=True,
+                        help="a wave such as 2026Q3, or 'latest' for unattended runs")
+    report.add_argument("--reports", metavar="DIR", default="reports", help="output root (reports/)")
+    report.add_argument("--workers", type=int, default=None, help="parallel notebooks (default CPUs)")
+    report.add_argument("--unit-level", type=int, default=None,
+                        help="only write briefs for units at this org level")
+    report.add_argument("--pdf", action="store_true", help="also print each brief to PDF (Chromium)")
+    report.add_argument("--log-file", metavar="FILE", help="append progress and the result to FILE")
+    report.set_defaults(func=_cmd_report)
+
+
 # ----------------------------------------------------------------------------- helpers
+
+def _instrument(args: argparse.Namespace) -> Any:
+    from .instruments import default_instrument_path, load_instrument
+
+    return load_instrument(args.instrument or default_instrument_path())
+
+
+def _emit(frame: pd.DataFrame, args: argparse.Namespace) -> None:
+    """Print or write a result table in the requested format."""
+    from .leakgate import neutralise_frame
+
+    if args.output == "table" and not args.out:
+        print(_table(frame))
+        return
+    fmt = "csv" if args.output == "table" else args.output
+    target = args.out or None
+    if fmt == "xlsx":
+        if not target:
+            raise errors.ConfigError("--format xlsx needs -o FILE")
+        neutralise_frame(frame).to_excel(target, index=False)
+    elif fmt == "json":
+        text = frame.to_json(orient="records", indent=2, force_ascii=False)
+        Path(target).write_text(text, encoding="utf-8") if target else print(text)
+    else:
+        text = neutralise_frame(frame).to_csv(index=False)
+        Path(target).write_text(text, encoding="utf-8") if target else print(text, end="")
+    if target:
+        print(f"wrote {target}", file=sys.stderr)
 
 def _command(args: argparse.Namespace) -> str:
     return " ".join(x for x in (args.command, getattr(args, "kind", None)) if x)
@@ -312,6 +399,103 @@ def _status_data(ws: Any) -> dict[str, Any]:
             "waves": records(st["waves"]),
             "imports": records(ledger),
             "rejections": records(rejected)}
+
+
+def _cmd_scores(args: argparse.Namespace) -> int:
+    from .pipeline import DEFAULT_CUT, load_wave, release_wave, resolve_wave
+    from .release import Thresholds, release_table
+
+    ws, instrument = _open(args), _instrument(args)
+    data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
+    released = release_wave(ws, data, instrument, thresholds=Thresholds(),
+                            demographic=args.by or DEFAULT_CUT)
+    _emit(release_table(released.release, level=args.level, by=args.by), args)
+    return errors.EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    """A breach raises ConfidentialityError inside release_wave: exit code 5."""
+    from .pipeline import load_wave, release_wave, resolve_wave
+    from .release import Thresholds
+
+    ws, instrument = _open(args), _instrument(args)
+    data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
+    released = release_wave(ws, data, instrument, thresholds=Thresholds(), record=False)
+    print(released.audit.summary())
+    return errors.EXIT_OK
+
+
+def _cmd_trends(args: argparse.Namespace) -> int:
+    from .pipeline import release_waves
+    from .release import Thresholds
+    from .trend_analysis import analyse_trends
+
+    ws, instrument = _open(args), _instrument(args)
+    released = release_waves(ws, instrument, args.wave, thresholds=Thresholds())
+    report = analyse_trends([(w, r.data.responses, r.data.scored) for w, r in released.items()],
+                            {w: r.release for w, r in released.items()},
+                            {w: r.data.org for w, r in released.items()},
+                            instrument=instrument, min_change=args.min_change)
+    changes = report.tables["changes"]
+    if not args.all and not changes.empty:
+        changes = changes[changes["verdict"] == "significant and meaningful"]
+    cols = ["unit_id", "unit", "measure", "mean_before", "mean_now", "diff", "ci_low", "ci_high", "q",
+            "verdict", "rule"]
+    _emit(changes[[c for c in cols if c in changes.columns]].round(3), args)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return errors.EXIT_OK
+
+
+def _cmd_link(args: argparse.Namespace) -> int:
+    from .pipeline import release_waves
+    from .quality_link import analyse_linkage
+    from .release import Thresholds
+
+    ws, instrument = _open(args), _instrument(args)
+    thresholds = Thresholds()
+    released = release_waves(ws, instrument, args.wave, thresholds=thresholds)
+    kpis = ("capa_days_to_close_mean", "capa_on_time_share")
+    report = analyse_linkage({w: r.release for w, r in released.items()}, ws.quality_events(),
+                             ws.exposure(), thresholds=thresholds, lag=args.lag,
+                             outcomes=() if args.outcome in kpis else (args.outcome,),
+                             kpis=(args.outcome,) if args.outcome in kpis else ())
+    _emit(report.tables["models"].round(4), args)
+    print(report.summary(), file=sys.stderr)
+    return errors.EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import logging
+    import time
+
+    from .pipeline import run_report
+
+    log = logging.getLogger("culture.report")
+    if args.log_file:
+        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(args.log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    started = time.perf_counter()
+    log.info("culture report --wave %s started", args.wave)
+
+    def progress(message: str) -> None:
+        log.info(message)
+        if sys.stderr.isatty():
+            print(message, file=sys.stderr)
+
+    try:
+        result = run_report(_open(args), _instrument(args), args.wave, reports_dir=args.reports,
+                            workers=args.workers, pdf=args.pdf, unit_level=args.unit_level,
+                            progress=progress)
+    except errors.CultureError as exc:
+        log.error("failed (exit %s): %s", exc.exit_code, str(exc).splitlines()[0])
+        raise
+    log.info("published %s in %.0f s", result.index, time.perf_counter() - started)
+    print(result.index)
+    return errors.EXIT_OK
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 from . import frames as F
 from .exports import write_export
 from .instruments import Instrument, load_default_instrument
+from .pipeline import run_report
 from .psychometrics import instrument_reliability
 from .scoring import score
 from .store import Workspace
@@ -106,8 +107,12 @@ def participation(ws: Workspace, wave: str) -> pd.DataFrame:
 
 
 def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
+             reports: str | Path | None = "reports", workers: int | None = None,
              out: Callable[[str], None] = print) -> Path:
-    """Build, export, ingest and summarise a synthetic organisation; return the workspace path."""
+    """Build, export, ingest and summarise a synthetic organisation, then build the report pack.
+
+    Returns the path of the pack's ``index.html`` (or of the workspace when ``reports`` is None).
+    """
     root = Path(root)
     instrument = load_default_instrument()
     out(f"Building a synthetic organisation (seed {seed}, {n_sites} sites, 8 quarterly waves)...")
@@ -138,4 +143,10 @@ def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
     out(f"\nReliability of the instrument, {wave}:")
     rel = instrument_reliability(responses, instrument)
     out(rel.to_string(index=False, float_format="{:.2f}".format))
-    return root / "workspace"
+    if reports is None:
+        return root / "workspace"
+    out(f"\nBuilding the report pack for {wave} (release, audit, analyses, notebooks)...")
+    result = run_report(ws, instrument, wave, reports_dir=reports, workers=workers,
+                        progress=lambda msg: out(f"  {msg}"))
+    out(f"\nReport pack: {result.index.resolve()}")
+    return result.index

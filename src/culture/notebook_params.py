@@ -15,6 +15,7 @@ run fails before a kernel starts.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -72,17 +73,28 @@ def check_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def declared_parameters(notebook: str | Path) -> dict[str, type]:
-    """Names and types declared in a notebook's ``parameters`` cell (via papermill's inspector)."""
-    import papermill
+    """Names and types declared in a notebook's ``parameters`` cell.
 
-    info = papermill.inspect_notebook(str(notebook))
+    Parsed with :mod:`ast` (papermill's own inspector silently skips lines whose
+    comments contain brackets or quotes): every statement must be an annotated
+    assignment ``name: str|int|float|bool = <literal>``.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    name = Path(notebook).name
+    if len(cells) != 1:
+        raise ConfigError(f"{name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
     out = {}
-    for name, spec in info.items():
-        typ = _TYPE_NAMES.get(spec.get("inferred_type_name", ""))
-        if typ is None:
-            raise ConfigError(f"{Path(notebook).name}: parameter {name!r} is not annotated "
-                              "str, int, float or bool")
-        out[name] = typ
+    for stmt in ast.parse(cells[0].source).body:
+        ok = (isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+              and isinstance(stmt.annotation, ast.Name) and stmt.annotation.id in _TYPE_NAMES
+              and isinstance(stmt.value, ast.Constant))
+        if not ok:
+            raise ConfigError(f"{name}: parameters cell line {stmt.lineno} is not of the form "
+                              "'name: str|int|float|bool = <literal>  # comment'")
+        out[stmt.target.id] = _TYPE_NAMES[stmt.annotation.id]
     return out
 
 

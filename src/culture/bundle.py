@@ -1,0 +1,118 @@
+"""The release bundle: everything the report layer may read, as files.
+
+A bundle is a folder written once per wave by :func:`culture.pipeline.compute_bundle`
+inside the confidentiality boundary. Notebooks receive its path and nothing
+else, so the pack can be rebuilt from a copy of the bundle on another machine::
+
+    bundle/
+      manifest.json            wave, waves, instrument, thresholds, audit results,
+                               SHA-256 of every file, package versions, inputs
+      releases/<wave>/         one :class:`~culture.release.Release` per wave
+      tables/<name>.parquet    analysis tables computed from released cells only
+                               (changes, charts, gaps, linkage models, drivers,
+                               reliability, findings, ISO 9001 evidence, ...)
+
+:meth:`Bundle.load` checks every file against its hash and every release
+against its invariants, so a tampered bundle is refused rather than published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+
+from .errors import ConfidentialityError, ConfigError
+from .release import Release
+
+FORMAT = "culture-bundle"
+FORMAT_VERSION = 1
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A wave's releases and analysis tables, read-only."""
+
+    wave: str
+    releases: Mapping[str, Release]
+    tables: Mapping[str, pd.DataFrame] = field(repr=False)
+    meta: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def release(self) -> Release:
+        """The release of the bundle's own wave."""
+        return self.releases[self.wave]
+
+    @property
+    def waves(self) -> list[str]:
+        return sorted(self.releases)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A copy of an analysis table; an absent table is an empty frame (with a clear error
+        for names that are not tables of this bundle)."""
+        if name not in self.tables:
+            raise ConfigError(f"bundle has no table {name!r}; tables: {', '.join(sorted(self.tables))}")
+        return self.tables[name].copy()
+
+    def has(self, name: str) -> bool:
+        return name in self.tables and not self.tables[name].empty
+
+    def save(self, directory: str | Path) -> Path:
+        out = Path(directory)
+        (out / "tables").mkdir(parents=True, exist_ok=True)
+        files: dict[str, str] = {}
+        for wave, release in self.releases.items():
+            release.save(out / "releases" / wave)
+            for p in sorted((out / "releases" / wave).iterdir()):
+                files[str(p.relative_to(out))] = _sha256(p)
+        for name, frame in self.tables.items():
+            path = out / "tables" / f"{name}.parquet"
+            _safe_for_parquet(frame).to_parquet(path, index=False)
+            files[str(path.relative_to(out))] = _sha256(path)
+        manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "wave": self.wave,
+                    "waves": sorted(self.releases), "tables": sorted(self.tables),
+                    "files": files, **{k: v for k, v in self.meta.items() if k not in ("files",)}}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str),
+                                           encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Bundle:
+        src = Path(directory)
+        try:
+            manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{src}: not a release bundle (no manifest.json); pass the folder "
+                              "written by `culture report` or culture.pipeline.compute_bundle") from None
+        if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+            raise ConfigError(f"{src / 'manifest.json'}: not a {FORMAT} of version {FORMAT_VERSION}")
+        for rel, digest in manifest["files"].items():
+            path = src / rel
+            if not path.exists() or _sha256(path) != digest:
+                raise ConfidentialityError(f"{rel}: missing or changed since the bundle was written")
+        releases = {w: Release.load(src / "releases" / w) for w in manifest["waves"]}
+        tables = {n: pd.read_parquet(src / "tables" / f"{n}.parquet") for n in manifest["tables"]}
+        meta = {k: v for k, v in manifest.items() if k not in ("files", "tables", "waves")}
+        return cls(wave=manifest["wave"], releases=MappingProxyType(releases),
+                   tables=MappingProxyType(tables), meta=MappingProxyType(meta))
+
+
+def _safe_for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with mixed types (e.g. True/NaN) become strings so Parquet accepts them."""
+    out = frame.reset_index(drop=True).copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col].dropna()}
+            if len(kinds) > 1:
+                out[col] = out[col].map(lambda v: None if pd.isna(v) else str(v))
+    return out

@@ -1,0 +1,231 @@
+"""The quarterly computation inside the confidentiality boundary.
+
+``release_wave`` turns one wave of the store into an audited :class:`Release`
+(score, aggregate, suppress, audit, record in the release ledger).
+``compute_bundle`` does that for every wave up to the reported one, runs the
+analyses (trends, linkage, drivers, instrument review, findings) on released
+cells, and writes the :class:`~culture.bundle.Bundle` the report notebooks
+read. Nothing respondent-level leaves this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import frames as F
+from .aggregate import aggregate_wave
+from .anonymity import build_release, check_rerelease, comments_long, ledger_cells
+from .audit import AuditResult, audit_release
+from .bundle import Bundle
+from .errors import ConfigError
+from .instruments import Instrument
+from .release import Release, Thresholds
+from .scoring import ScoredWave, score
+from .store import Workspace
+
+DEFAULT_CUT = "role_level"  # leader-versus-staff gaps need the role cut
+PACKAGES = ("culture", "numpy", "pandas", "scipy", "statsmodels", "duckdb", "papermill", "matplotlib",
+            "seaborn")
+
+
+@dataclass(frozen=True)
+class WaveData:
+    """Respondent-level data of one wave: stays inside the boundary."""
+
+    wave: str
+    responses: pd.DataFrame
+    scored: ScoredWave
+    org: pd.DataFrame
+    headcount: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class ReleasedWave:
+    data: WaveData
+    release: Release
+    audit: AuditResult
+    release_id: int | None
+
+
+def load_wave(ws: Workspace, wave: str, instrument: Instrument) -> WaveData:
+    responses = ws.responses(wave, instrument=instrument)
+    org = ws.org(wave)
+    try:
+        headcount = ws.headcount(wave)
+    except ConfigError:
+        headcount = pd.DataFrame(columns=[F.UNIT, "invited"])
+    return WaveData(wave, responses, score(responses, instrument), org, headcount)
+
+
+def membership(data: WaveData, instrument: Instrument, demographic: str | None) -> pd.DataFrame:
+    """Who is in which cell: respondent, unit, the cut, and whether each measure has a value.
+
+    Used by the release ledger and the independent audit (which re-derives every cell).
+    """
+    r = data.responses
+    cols = {F.RESPONDENT: r[F.RESPONDENT].to_numpy(), F.UNIT: r[F.UNIT].to_numpy()}
+    if demographic:
+        cols[demographic] = r[demographic].to_numpy()
+    for c in instrument.construct_ids:
+        cols[c] = data.scored.scores[c].notna().to_numpy()
+    for i in instrument.item_ids:
+        cols[i] = data.scored.keyed[i].notna().to_numpy()
+    for q in instrument.comments:
+        if q.id in r:
+            text = r[q.id]
+            cols[q.id] = (text.notna() & (text.astype("string").str.strip() != "")).to_numpy(dtype=bool)
+    return pd.DataFrame(cols)
+
+
+def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, thresholds: Thresholds,
+                 demographic: str | None = DEFAULT_CUT, record: bool = True) -> ReleasedWave:
+    """Score, aggregate, suppress and audit one wave; record it in the release ledger.
+
+    Raises
+    ------
+    ConfidentialityError
+        When the independent audit finds a derivable group below k, or the ledger refuses a
+        re-release (thresholds changed, respondent set changed by fewer than k people).
+    """
+    by = (demographic,) if demographic else ()
+    agg = aggregate_wave(data.responses, data.scored, data.org, instrument=instrument, by=by,
+                         headcount=data.headcount)
+    comments = comments_long(data.responses, [q.id for q in instrument.comments
+                                              if q.id in data.responses])
+    release = build_release(agg, thresholds=thresholds, comments=comments)
+    members = membership(data, instrument, demographic)
+    audit = audit_release(members, data.org, release)
+    audit.require_pass()
+    release_id = None
+    if record:
+        cells = ledger_cells(release, members)
+        check_rerelease(ws.releases(data.wave), thresholds, cells, members[F.RESPONDENT])
+        release_id = ws.record_release(data.wave, thresholds=thresholds.as_dict(), cells=cells,
+                                       respondents=members[F.RESPONDENT])
+    return ReleasedWave(data, release, audit, release_id)
+
+
+def resolve_wave(ws: Workspace, wave: str) -> str:
+    """``latest`` means the newest wave with responses; anything else must exist."""
+    waves = ws.waves()
+    if not waves:
+        raise ConfigError(f"workspace {ws.root} holds no survey responses yet; ingest a wave first")
+    if wave == "latest":
+        return waves[-1]
+    if wave not in waves:
+        raise ConfigError(f"--wave {wave!r} has no responses in the workspace; waves: {', '.join(waves)}")
+    return wave
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def release_waves(ws: Workspace, instrument: Instrument, wave: str, *, thresholds: Thresholds,
+                  record: bool = True, demographic: str | None = DEFAULT_CUT,
+                  progress: Callable[[str], None] = lambda _msg: None) -> dict[str, ReleasedWave]:
+    """Release (and audit) every wave up to ``wave``; trends need the earlier waves too."""
+    wave = resolve_wave(ws, wave)
+    out = {}
+    for w in (w for w in ws.waves() if F.wave_index(w) <= F.wave_index(wave)):
+        progress(f"releasing {w}")
+        out[w] = release_wave(ws, load_wave(ws, w, instrument), instrument, thresholds=thresholds,
+                              demographic=demographic, record=record)
+    return out
+
+
+def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tuple[list[str], list[str]]:
+    """What must never appear in a published file: pseudonyms and unreleased comment texts."""
+    from .anonymity import unreleased_texts
+
+    pseudonyms: set[str] = set()
+    texts: list[str] = []
+    for rw in released.values():
+        r = rw.data.responses
+        pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | set(r[F.RESPONSE_ID].dropna().astype(str))
+        comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
+        texts += unreleased_texts(comments, rw.release)
+    return sorted(pseudonyms), texts
+
+
+def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,
+                   thresholds: Thresholds | None = None, min_change: float = 0.2, seed: int = 0,
+                   progress: Callable[[str], None] = lambda _msg: None
+                   ) -> tuple[Bundle, dict[str, ReleasedWave]]:
+    """Release every wave up to ``wave``, analyse released cells, write the bundle to ``out_dir``.
+
+    Returns the bundle as read back from disk (what the notebooks will see) and the
+    released waves (respondent-level, for the leak gate; never handed to notebooks).
+    """
+    from .analysis import analyse_wave
+
+    thresholds = thresholds or Thresholds()
+    wave = resolve_wave(ws, wave)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    released = release_waves(ws, instrument, wave, thresholds=thresholds, progress=progress)
+    timings["release_and_audit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    progress("analysing released cells")
+    tables, notes = analyse_wave(released, instrument, wave=wave, thresholds=thresholds,
+                                 events=ws.quality_events(), exposure=ws.exposure(),
+                                 min_change=min_change, seed=seed)
+    timings["analysis"] = time.perf_counter() - t0
+
+    imports = ws.imports()
+    inputs = [{"file": Path(str(r["source"])).name, "kind": r["kind"], "sha256": r["sha256"],
+               "wave": r["wave"]} for _, r in imports.iterrows()]
+    meta = {
+        "instrument": {"id": instrument.id, "version": instrument.version,
+                       "sha256": hashlib.sha256(Path(instrument.source).read_bytes()).hexdigest()
+                       if instrument.source and Path(instrument.source).exists() else None},
+        "thresholds": thresholds.as_dict(),
+        "min_change": min_change,
+        "demographic": DEFAULT_CUT,
+        "audit": {w: {"passed": r.audit.passed, "cells_checked": r.audit.cells_checked,
+                      "release_id": r.release_id} for w, r in released.items()},
+        "inputs": inputs,
+        "packages": package_versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "notes": list(notes),
+    }
+    bundle = Bundle(wave=wave, releases={w: r.release for w, r in released.items()},
+                    tables=tables, meta=meta)
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a bundle is rewritten whole, never merged with an older one
+    bundle.save(out_dir)
+    return Bundle.load(out_dir), released
+
+
+def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir: str | Path = "reports",
+               workers: int | None = None, pdf: bool = False, unit_level: int | None = None,
+               thresholds: Thresholds | None = None,
+               progress: Callable[[str], None] = lambda _msg: None):
+    """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish."""
+    from .reports import build_pack
+
+    wave = resolve_wave(ws, wave)
+    bundle_dir = ws.root / "bundles" / wave
+    bundle, released = compute_bundle(ws, instrument, wave, bundle_dir, thresholds=thresholds,
+                                      progress=progress)
+    pseudonyms, texts = leak_inputs(released, instrument)
+    progress("running the report notebooks")
+    return build_pack(bundle_dir, reports_dir, workers=workers, pseudonyms=pseudonyms,
+                      unreleased_texts=texts, pdf=pdf, unit_level=unit_level)
