@@ -36,7 +36,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

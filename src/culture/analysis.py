@@ -32,7 +32,13 @@ def instrument_review(data, instrument: Instrument, *, thresholds: Thresholds) -
     tables["item_statistics"] = items
     tables["item_flags"] = ps.flag_items(items)
     model = {c.id: [i.id for i in instrument.items_of(c.id)] for c in instrument.constructs}
-    fit = ps.cfa(scored.keyed, model)
+    try:
+        fit = ps.cfa(scored.keyed[~scored.flags.any(axis=1)], model)
+    except ps.PsychometricsInputError as exc:
+        # A small organisation may have fewer complete answer sets than items: the rest of
+        # the review is still useful, so the CFA is skipped with the reason, not the pack.
+        notes.append(f"CFA of the instrument not fitted for {data.wave}: {exc.problems[0].message}")
+        return tables, notes
     tables["cfa_fit"] = fit.fit
     tables["cfa_loadings"] = fit.loadings
     notes += list(fit.notes)

@@ -154,13 +154,21 @@ def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tu
     from .anonymity import unreleased_texts
 
     pseudonyms: set[str] = set()
-    texts: list[str] = []
+    texts: set[str] = set()
+    shown: set[str] = set()
     for rw in released.values():
         r = rw.data.responses
         pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | set(r[F.RESPONSE_ID].dropna().astype(str))
         comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
-        texts += unreleased_texts(comments, rw.release)
-    return sorted(pseudonyms), texts
+        texts |= set(unreleased_texts(comments, rw.release))
+        shown |= {_fold(t) for t in rw.release.table("comments")["text"].astype(str)}
+    # The same words written in two units ("More training, please") may be released for one
+    # and withheld for the other; seeing the released copy reveals nothing about the other.
+    return sorted(pseudonyms), sorted(t for t in texts if _fold(t) not in shown)
+
+
+def _fold(text: str) -> str:
+    return " ".join(str(text).casefold().split())
 
 
 def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,

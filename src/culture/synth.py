@@ -301,7 +301,7 @@ def _plant_events(units0: pd.DataFrame, waves, culture: list[str]) -> list[tuple
                        f"communication falls across {site} after a re-organisation"))
     if "ownership" in culture and len(waves) > 6:
         # In the latest wave, so the demo's report pack shows a real change.
-        events.append(("ownership", dept, waves[-1], 0.9,
+        events.append(("ownership", dept, waves[-1], 1.4,
                        f"ownership rises in {dept} after an improvement programme"))
     return events
 

@@ -1,0 +1,81 @@
+"""The demo pack looked at in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Checks that every link resolves, every image loads, there are no console errors, and keeps
+screenshots of the landing page and a unit brief (written next to the pack for people to
+look at).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed on this machine (make test installs it when run as root)")
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page, errors
+
+
+def _check_page(page, errors):
+    broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+                           ".map(i => i.alt)")
+    assert broken == [], f"images that did not load: {broken}"
+    assert errors == [], errors
+
+
+def test_index_and_every_link_in_chromium(browser, small_pack):
+    result, _, _ = small_pack
+    page, errors = _open(browser, result.index.as_uri())
+    assert "Culture report pack" in page.title()
+    hrefs = page.eval_on_selector_all("a", "els => els.map(e => e.href)")
+    assert len(hrefs) >= 9
+    page.screenshot(path=str(result.folder.parent / "screenshot-index.png"), full_page=True)
+    _check_page(page, errors)
+    for href in hrefs:
+        if not href.endswith(".html"):  # exports download rather than display: the file must exist
+            from urllib.parse import unquote, urlparse
+
+            assert Path(unquote(urlparse(href).path)).is_file(), href
+            continue
+        target, target_errors = _open(browser, href)
+        assert target.evaluate("document.readyState") == "complete"
+        assert target.title(), href
+        _check_page(target, target_errors)
+        target.close()
+
+
+def test_unit_brief_renders_readably(browser, small_pack):
+    result, _, _ = small_pack
+    brief = sorted((result.folder / "units").glob("*.html"))[0]
+    page, errors = _open(browser, brief.as_uri())
+    _check_page(page, errors)
+    assert page.locator("h1").inner_text().endswith(result.folder.name)
+    assert page.locator("img").count() >= 2
+    assert page.locator("pre, code, .jp-InputArea").count() == 0  # no code in a leader's brief
+    text = page.locator("body").inner_text()
+    assert "n = " in text and "95% CI" in text
+    page.screenshot(path=str(result.folder.parent / "screenshot-brief.png"), full_page=True)
