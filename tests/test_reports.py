@@ -158,3 +158,19 @@ def test_rebuild_is_idempotent(small_pack, tmp_path):
     a.pop("manifest.json")
     b.pop("manifest.json")
     assert a == b
+
+
+def test_planted_change_is_a_finding_in_the_right_units_brief(small_pack, instrument):
+    """synth plants an ownership rise in one department in the latest wave (Truth.events)."""
+    result, ws, org = small_pack
+    event = next(e for e in org.truth.events if e.wave == org.waves[-1])
+    units = Bundle.load(ws.root / "bundles" / ws.waves()[-1]).release.table("units")
+    names = dict(zip(units["unit_id"], units["name"], strict=True))
+    construct = instrument.construct(event.construct).name.split(" (")[0]
+    brief = (result.folder / "units" / f"{event.unit_id}.html").read_text(encoding="utf-8")
+    assert f"{construct} in {names[event.unit_id]} rose from " in brief
+    # No other department's brief claims a rise of its own in that construct.
+    for other in (result.folder / "units").glob("*.html"):
+        if other.stem != event.unit_id:
+            text = other.read_text(encoding="utf-8")
+            assert f"{construct} in {names[other.stem]} rose from " not in text, other.stem
