@@ -63,3 +63,80 @@ def _scoring(quick: bool):
 CASES = [
     Case("scoring", "< 10x the bare numpy pass", _scoring),
 ]
+
+
+def _aggregation(quick: bool):
+    """Aggregate a wave over an org of 5,000 units (the issue's target: seconds).
+
+    Baseline: pandas groupby of the same construct scores by direct unit (no hierarchy),
+    the least any aggregation must do.
+    """
+    from culture.aggregate import aggregate_wave
+
+    instrument = load_default_instrument()
+    rng = np.random.default_rng(2)
+    n_units = 500 if quick else 5_000
+    parents = [None] + [f"U{rng.integers(0, max(1, k // 4)):05d}" for k in range(1, n_units)]
+    org = pd.DataFrame({"unit_id": [f"U{k:05d}" for k in range(n_units)], "parent_id": parents,
+                        "name": [f"Unit {k}" for k in range(n_units)], "level": 0})
+    n = n_units * 12
+    codes = rng.integers(1, 6, (n, len(instrument.item_ids))).astype("float64")
+    responses = pd.DataFrame(codes, columns=list(instrument.item_ids))
+    responses["respondent"] = [f"P{k}" for k in range(n)]
+    responses["wave"] = "2026Q1"
+    responses["unit_id"] = org["unit_id"].to_numpy()[rng.integers(0, n_units, n)]
+    responses["role_level"] = rng.choice(["staff", "lead", "manager"], n)
+    scored = score(responses, instrument)
+
+    def work():
+        aggregate_wave(responses, scored, org, instrument=instrument, by=("role_level",))
+
+    def baseline():
+        scored.scores.groupby(responses["unit_id"].to_numpy()).agg(["count", "mean", "std"])
+
+    return f"{n_units:,} units, {n:,} respondents", work, baseline
+
+
+def _notebook(quick: bool):
+    """One report notebook under papermill vs an empty notebook (the kernel start alone).
+
+    The ratio is the notebook's own work in units of kernel start-up: the fan-out's
+    cost per brief. Uses the demo bundle if present (make demo), else skips itself.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+    import papermill
+
+    from culture.bundle import Bundle
+    from culture.reports import NOTEBOOK_DIR
+
+    bundle_dir = next(iter(sorted(Path("data/demo/workspace/bundles").glob("*"))), None)
+    if bundle_dir is None:
+        raise SystemExit("notebook benchmark needs the demo bundle: run `make demo` first")
+    bundle = Bundle.load(bundle_dir)
+    units = bundle.release.table("units")
+    unit = units[(units["status"] == "released") & (units["level"] == 2)]["unit_id"].iloc[0]
+    tmp = Path(tempfile.mkdtemp())
+    empty = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                              "display_name": "Python 3"}})
+    empty.cells = [nbformat.v4.new_code_cell("1")]
+    nbformat.write(empty, tmp / "empty.ipynb")
+    params = {"bundle": str(bundle_dir.resolve()), "wave": bundle.wave, "unit_id": str(unit)}
+
+    def work():
+        papermill.execute_notebook(str(NOTEBOOK_DIR / "unit_brief.ipynb"), str(tmp / "out.ipynb"),
+                                   parameters=params, kernel_name="python3", progress_bar=False)
+
+    def baseline():
+        papermill.execute_notebook(str(tmp / "empty.ipynb"), str(tmp / "e.ipynb"),
+                                   kernel_name="python3", progress_bar=False)
+
+    return "unit_brief vs empty notebook", work, baseline
+
+
+CASES += [
+    Case("aggregation", "seconds for 5,000 units (ratio < 50x a flat groupby)", _aggregation),
+    Case("unit_brief_notebook", "< 4x a kernel start per brief", _notebook),
+]

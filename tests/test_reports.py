@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -168,9 +169,9 @@ def test_planted_change_is_a_finding_in_the_right_units_brief(small_pack, instru
     names = dict(zip(units["unit_id"], units["name"], strict=True))
     construct = instrument.construct(event.construct).name.split(" (")[0]
     brief = (result.folder / "units" / f"{event.unit_id}.html").read_text(encoding="utf-8")
-    assert f"{construct} in {names[event.unit_id]} rose from " in brief
+    assert html.escape(f"{construct} in {names[event.unit_id]} rose from ") in brief
     # No other department's brief claims a rise of its own in that construct.
     for other in (result.folder / "units").glob("*.html"):
         if other.stem != event.unit_id:
             text = other.read_text(encoding="utf-8")
-            assert f"{construct} in {names[other.stem]} rose from " not in text, other.stem
+            assert html.escape(f"{construct} in {names[other.stem]} rose from ") not in text, other.stem

@@ -160,7 +160,9 @@ def gap_findings(gaps: pd.DataFrame, instrument: Instrument, release: Release, *
     if gaps.empty or "diff" not in gaps:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     names, units = _names(instrument), _unit_names(release)
-    real = gaps[(gaps["ci_low"] > 0) | (gaps["ci_high"] < 0)]
+    # Constructs only: item-level gaps belong in the trends document, not among top findings.
+    construct_ids = {c.id for c in instrument.constructs}
+    real = gaps[gaps["measure"].isin(construct_ids) & ((gaps["ci_low"] > 0) | (gaps["ci_high"] < 0))]
     real = real[real["diff"].abs() >= min_change]
     rows = []
     for _, r in real.iterrows():
@@ -243,7 +245,9 @@ def iso_evidence(release: Release, instrument: Instrument, *, changes: pd.DataFr
                 ch = org_changes.loc[c.id]
                 trend = (f"{'+' if ch['diff'] > 0 else ''}{_fmt(ch['diff'], 2)} vs {ch['previous_wave']} "
                          f"({ch['verdict']})")
-            behind = findings[findings["measure"] == c.id]["finding_id"].tolist() if not findings.empty else []
+            # The three highest-ranked findings about the construct (full list in findings.csv).
+            behind = (findings[findings["measure"] == c.id]["finding_id"].head(3).tolist()
+                      if not findings.empty else [])
             rows.append({"clause": ref, "clause_title": clause_label(ref), "construct": c.id,
                          "construct_name": c.name, "mean": mean, "pct_favourable": fav,
                          "target_mean": targets["mean"], "target_pct_favourable": targets["pct_favourable"],

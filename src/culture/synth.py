@@ -166,7 +166,7 @@ def make_organisation(instrument: Instrument, config: SynthConfig | None = None)
     constructs = [c.id for c in instrument.constructs]
     culture = [c.id for c in instrument.culture_constructs]
 
-    events = _plant_events(units0, waves, culture)
+    events = _plant_events(units0, team_sizes, waves, culture)
     leader_gap = {c: 0.0 for c in constructs}
     leader_gap.update({"leadership_commitment": 0.45, "communication": 0.35,
                        "leading_by_example": 0.4})
@@ -290,11 +290,15 @@ def _people(units: pd.DataFrame, team_sizes: dict[str, int], waves, cfg: SynthCo
 
 # --- latent scores ---------------------------------------------------------------------------
 
-def _plant_events(units0: pd.DataFrame, waves, culture: list[str]) -> list[tuple]:
+def _plant_events(units0: pd.DataFrame, team_sizes: dict[str, int], waves, culture: list[str]
+                  ) -> list[tuple]:
     sites = units0.loc[units0["level"] == "site", F.UNIT].tolist()
-    depts = units0.loc[units0["level"] == "department", F.UNIT].tolist()
     site = "S2" if "S2" in sites else sites[-1]
-    dept = "S1-D2" if "S1-D2" in depts else depts[0]
+    # The improvement programme runs in the first site's largest department: big enough
+    # to be released and for a real change to be detectable after the FDR correction.
+    size = pd.Series(team_sizes).groupby(lambda team: team.rsplit("-", 1)[0]).sum()
+    first = size[size.index.str.startswith(sites[0] + "-")]
+    dept = str(first.sort_values(ascending=False, kind="stable").index[0])
     events = []
     if "communication" in culture and len(waves) > 4:
         events.append(("communication", site, waves[4], -0.7,
