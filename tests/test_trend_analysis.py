@@ -362,9 +362,12 @@ def test_control_charts_leave_out_suppressed_waves_and_use_the_first_released_ba
         base = g[g["baseline"]]
         assert list(base["wave"]) == list(g["wave"].iloc[:4])
         assert set(g["wave"]) <= set(shown["wave"])
-        # Montgomery (ch. 6) / R qcc(type = "xbar.one"): centre = mean, sigma = mean MR / 1.128
+        # Montgomery (ch. 6) / R qcc(type = "xbar.one"): centre = mean, sigma = mean MR / 1.128,
+        # floored at the series' median released standard error (sampling noise of a mean)
         x = base["value"].to_numpy()
-        sigma = np.abs(np.diff(x)).mean() / 1.128
+        se = shown.loc[shown["wave"].isin(g["wave"]), "se"].to_numpy(float)
+        floor = np.nanmedian(se) if np.isfinite(se).any() else 0.0
+        sigma = max(np.abs(np.diff(x)).mean() / 1.128, floor)
         assert g["centre"].iloc[0] == pytest.approx(x.mean(), rel=1e-12)
         assert g["ucl"].iloc[0] == pytest.approx(x.mean() + 3 * sigma, rel=1e-12)
     assert series > 0

@@ -373,3 +373,16 @@ def test_mixed_trend_validates_and_refuses_too_few_units(sleepstudy):
     two = sleepstudy[sleepstudy["Subject"].isin([308, 309])]
     with pytest.raises(InsufficientDataError):
         mixed_trend(two, value="Reaction", time="Days", group="Subject")
+
+
+def test_sigma_floor_widens_limits_from_a_short_baseline():
+    """Four nearly equal baseline points give a tiny moving-range sigma; the floor (e.g. the
+    means' standard error) keeps ordinary sampling noise from signalling. Truth by construction:
+    with sigma = 0.1 the point 3.8 is 2 sigma above the centre 3.6 - no rule-1 signal."""
+    values = pd.Series([3.60, 3.61, 3.59, 3.60, 3.80], index=[f"2025Q{i}" for i in range(1, 5)] + ["2026Q1"])
+    plain = individuals_chart(values, baseline=4)
+    floored = individuals_chart(values, baseline=4, sigma_floor=0.1)
+    assert "1" in plain["signals"].iloc[-1]
+    assert floored["sigma"].iloc[0] == pytest.approx(0.1)
+    assert floored["ucl"].iloc[0] == pytest.approx(3.6 + 0.3)
+    assert "1" not in floored["signals"].iloc[-1]

@@ -622,7 +622,7 @@ def _released_means(releases: Mapping[str, Release]) -> pd.DataFrame:
     for wave, rel in releases.items():
         units = rel.table("units")
         tree = _tree(units[[UNIT, PARENT, "name"]])
-        s = rel.table("scores")[["unit_id", "measure", "mean", "status"]]
+        s = rel.table("scores")[["unit_id", "measure", "mean", "se", "status"]]
         s = s.assign(wave=wave, t=wave_index(wave),
                      unit=tree.names.reindex(s["unit_id"]).to_numpy(),
                      depth=tree.depth.reindex(s["unit_id"]).to_numpy(),
@@ -681,8 +681,12 @@ def control_charts(releases: Mapping[str, Release], *, baseline_waves: int = 4) 
             skipped += 1
             continue
         series = pd.Series(s["mean"].to_numpy(np.float64), index=s["wave"].to_numpy())
+        # Floor sigma at the typical standard error of the released means (where the release
+        # shows it): a unit mean moves by about that much from sampling alone.
+        se = s["se"].to_numpy(np.float64)
+        floor = float(np.nanmedian(se)) if np.isfinite(se).any() else 0.0
         try:
-            chart = individuals_chart(series, baseline=int(baseline_waves))
+            chart = individuals_chart(series, baseline=int(baseline_waves), sigma_floor=floor)
         except InsufficientDataError:
             flat += 1
             continue

@@ -489,7 +489,7 @@ def _k_of_m(beyond: np.ndarray, k: int, m: int) -> np.ndarray:
 
 
 def individuals_chart(values: pd.Series, *, baseline: int | slice | None = None,
-                      sigmas: float = 3.0) -> pd.DataFrame:
+                      sigmas: float = 3.0, sigma_floor: float = 0.0) -> pd.DataFrame:
     """Shewhart individuals (XmR) chart with Western Electric rules 1-4.
 
     Limits come from the baseline points only (Phase I): centre = their mean;
@@ -518,6 +518,9 @@ def individuals_chart(values: pd.Series, *, baseline: int | slice | None = None,
         default all rows.
     sigmas : float
         Width of the control limits (3 for the classic chart).
+    sigma_floor : float
+        Lower bound on sigma (default 0: plain XmR). The report uses the released
+        standard error of the series, so sampling noise cannot signal.
 
     Returns
     -------
@@ -558,7 +561,10 @@ def individuals_chart(values: pd.Series, *, baseline: int | slice | None = None,
             f"individuals_chart: the baseline has {bx.size} observed wave(s); at least 2 are "
             "needed to estimate sigma from a moving range")
     centre = bx.mean()
-    sigma = np.abs(np.diff(bx)).mean() / D2_MOVING_RANGE
+    # A short baseline can give a moving range far below the sampling error of the points
+    # (three ranges from four waves); ``sigma_floor`` (e.g. the points' standard error)
+    # keeps sampling noise from being read as a signal.
+    sigma = max(np.abs(np.diff(bx)).mean() / D2_MOVING_RANGE, float(sigma_floor))
     if sigma == 0:
         raise InsufficientDataError(
             "individuals_chart: the baseline waves do not vary, so sigma is 0 and no control "

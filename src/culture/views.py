@@ -66,8 +66,11 @@ def released_units(bundle: Bundle) -> list[str]:
     return units.loc[units["status"] == RELEASED, "unit_id"].tolist()
 
 
-def html_table(frame: pd.DataFrame, *, numeric: tuple[str, ...] = ()) -> HTML:
-    """An escaped HTML table (no index)."""
+def html_table(frame: pd.DataFrame, *, numeric: tuple[str, ...] = (),
+               empty: str = "Nothing to show.") -> HTML:
+    """An escaped HTML table (no index); a sentence instead of an empty table."""
+    if frame.empty:
+        return note(empty)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for _, r in frame.iterrows():
