@@ -165,8 +165,10 @@ def test_planted_change_is_a_finding_in_the_right_units_brief(small_pack, instru
     """synth plants an ownership rise in one department in the latest wave (Truth.events)."""
     result, ws, org = small_pack
     event = next(e for e in org.truth.events if e.wave == org.waves[-1])
-    units = Bundle.load(ws.root / "bundles" / ws.waves()[-1]).release.table("units")
-    names = dict(zip(units["unit_id"], units["name"], strict=True))
+    from culture.views import unit_label
+
+    bundle = Bundle.load(ws.root / "bundles" / ws.waves()[-1])
+    names = {u: unit_label(bundle, u) for u in bundle.release.table("units")["unit_id"]}
     construct = instrument.construct(event.construct).name.split(" (")[0]
     brief = (result.folder / "units" / f"{event.unit_id}.html").read_text(encoding="utf-8")
     assert html.escape(f"{construct} in {names[event.unit_id]} rose from ") in brief

@@ -53,8 +53,19 @@ def _names(instrument: Instrument) -> dict[str, str]:
 
 
 def _unit_names(release: Release) -> dict[str, str]:
+    """Unit labels as paths below the organisation ("North Plant › Warehouse"), because
+    department and team names repeat across sites."""
     units = release.table("units")
-    return dict(zip(units["unit_id"], units["name"], strict=True))
+    name = dict(zip(units["unit_id"], units["name"], strict=True))
+    parent = dict(zip(units["unit_id"], units["parent_id"], strict=True))
+    out = {}
+    for unit in name:
+        parts, u = [], unit
+        while u in parent and parent[u] is not None and not pd.isna(parent[u]):
+            parts.append(str(name[u]))
+            u = parent[u]
+        out[unit] = " › ".join(reversed(parts)) or str(name[unit])
+    return out
 
 
 def change_findings(changes: pd.DataFrame, instrument: Instrument, release: Release) -> pd.DataFrame:

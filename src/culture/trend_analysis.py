@@ -675,7 +675,7 @@ def control_charts(releases: Mapping[str, Release], *, baseline_waves: int = 4) 
     current = long.groupby("unit_id")["segment"].transform("last")
     long = long[long["segment"] == current]
     shown = long["status"] == RELEASED
-    parts, charted, skipped, flat = [], [], 0, 0
+    parts, charted, skipped, flat, no_se = [], [], 0, 0, 0
     for (unit, measure), s in long[shown].groupby(["unit_id", "measure"], sort=True):
         if len(s) < baseline_waves + 1:
             skipped += 1
@@ -684,7 +684,12 @@ def control_charts(releases: Mapping[str, Release], *, baseline_waves: int = 4) 
         # Floor sigma at the typical standard error of the released means (where the release
         # shows it): a unit mean moves by about that much from sampling alone.
         se = s["se"].to_numpy(np.float64)
-        floor = float(np.nanmedian(se)) if np.isfinite(se).any() else 0.0
+        if not np.isfinite(se).any():
+            # No released standard error (fewer than the distribution threshold): four
+            # waves of a small team's mean cannot separate a signal from sampling noise.
+            no_se += 1
+            continue
+        floor = float(np.nanmedian(se))
         try:
             chart = individuals_chart(series, baseline=int(baseline_waves), sigma_floor=floor)
         except InsufficientDataError:
@@ -704,6 +709,8 @@ def control_charts(releases: Mapping[str, Release], *, baseline_waves: int = 4) 
     notes.append(f"{skipped} series with fewer than {baseline_waves + 1} released waves skipped")
     if flat:
         notes.append(f"{flat} series without variation in the baseline skipped (no limits)")
+    if no_se:
+        notes.append(f"{no_se} series of units too small to show a standard error not charted")
     return TrendTable(f"Control charts ({baseline_waves} baseline waves)", table, tuple(notes))
 
 

@@ -61,6 +61,17 @@ def root_id(bundle: Bundle) -> str:
     return str(units.loc[units["parent_id"].isna(), "unit_id"].iloc[0])
 
 
+def unit_label(bundle: Bundle, unit_id: str) -> str:
+    """A unit's path below the organisation ("North Plant › Assembly › Team A"):
+    team and department names repeat across sites."""
+    units = bundle.release.table("units").set_index("unit_id")
+    parts, u = [], unit_id
+    while u in units.index and pd.notna(units.at[u, "parent_id"]):
+        parts.append(str(units.at[u, "name"]))
+        u = units.at[u, "parent_id"]
+    return " › ".join(reversed(parts)) or (str(units.at[u, "name"]) if u in units.index else u)
+
+
 def released_units(bundle: Bundle) -> list[str]:
     units = bundle.release.table("units")
     return units.loc[units["status"] == RELEASED, "unit_id"].tolist()
@@ -85,8 +96,8 @@ def html_table(frame: pd.DataFrame, *, numeric: tuple[str, ...] = (),
                 cls = f' class="status-{text}"'
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return HTML(f'{CSS}<table class="culture"><thead><tr>{head}</tr></thead><tbody>'
-                f'{"".join(rows)}</tbody></table>')
+    return HTML(f'{CSS}<div style="overflow-x:auto"><table class="culture"><thead><tr>{head}</tr>'
+                f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def note(text: str) -> HTML:
@@ -147,7 +158,8 @@ def changes_table(bundle: Bundle, *, unit_id: str | None = None, only_real: bool
         ch = ch[ch["verdict"] == "significant and meaningful"]
     nm = names(bundle)
     out = pd.DataFrame({
-        "unit": ch["unit"].fillna(ch["unit_id"]), "measure": ch["measure"].map(lambda m: nm.get(m, m)),
+        "unit": ch["unit_id"].map(lambda u: unit_label(bundle, u)),
+        "measure": ch["measure"].map(lambda m: nm.get(m, m)),
         "before": ch["mean_before"].map("{:.2f}".format), "now": ch["mean_now"].map("{:.2f}".format),
         "change": ch["diff"].map("{:+.2f}".format),
         "95% CI": [f"{lo:+.2f} to {hi:+.2f}" for lo, hi in zip(ch["ci_low"], ch["ci_high"], strict=True)],
@@ -180,7 +192,14 @@ def strengths_and_opportunities(bundle: Bundle, unit_id: str, *, top: int = 3) -
     diff = (mine.loc[common, "mean"] - org.loc[common, "mean"]).sort_values()
     nm = names(bundle)
     rows = [("strength", m) for m in diff.index[::-1][:top]] + [("opportunity", m) for m in diff.index[:top]]
-    return pd.DataFrame([{"": kind, "item": nm.get(m, m), "unit": f"{mine.at[m, 'mean']:.2f}",
+    items_meta = bundle.table("items").set_index("measure")
+    reverse = items_meta["reverse"].to_dict() if "reverse" in items_meta else {}
+
+    def text(m: str) -> str:  # reverse-worded items are scored reversed: say so beside them
+        return nm.get(m, m) + (" (reverse-worded: a high score means people disagree)"
+                               if reverse.get(m) else "")
+
+    return pd.DataFrame([{"": kind, "item": text(m), "unit": f"{mine.at[m, 'mean']:.2f}",
                           "organisation": f"{org.at[m, 'mean']:.2f}", "difference": f"{diff[m]:+.2f}"}
                          for kind, m in rows])
 
@@ -243,6 +262,12 @@ def table(bundle: Bundle, name: str, *, columns: dict[str, str] | None = None, d
     if not bundle.has(name):
         return note(empty)
     frame = bundle.table(name)
+    if "unit_id" in frame and "unit" in frame:
+        frame["unit"] = frame["unit_id"].map(lambda u: unit_label(bundle, u))
+    nm = names(bundle)
+    for col in ("measure", "construct"):
+        if col in frame:
+            frame[col] = frame[col].map(lambda m: nm.get(m, m).split(" (")[0])
     if columns:
         columns = {k: v for k, v in columns.items() if k in frame.columns}
     return html_table(tidy(frame, columns=columns, decimals=decimals, percent=percent))
