@@ -140,3 +140,55 @@ CASES += [
     Case("aggregation", "seconds for 5,000 units (ratio < 50x a flat groupby)", _aggregation),
     Case("unit_brief_notebook", "< 4x a kernel start per brief", _notebook),
 ]
+
+
+def _ingest(quick: bool):
+    """Read and validate a 200,000-row plain CSV export (the issue's memory question).
+
+    Baseline: pandas reading the same file as text (no validation). Peak memory of a
+    fresh process doing the read is printed separately (it is not a ratio).
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from culture.exports import write_export
+    from culture.io import read_responses
+
+    instrument = load_default_instrument()
+    n = 5_000 if quick else 200_000
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.integers(1, 6, (n, len(instrument.item_ids))).astype("float64"),
+                         columns=list(instrument.item_ids))
+    frame.insert(0, "response_id", [f"R{k:07d}" for k in range(n)])
+    frame.insert(1, "respondent", [f"E{k:06d}" for k in range(n)])
+    frame.insert(2, "wave", "2026Q1")
+    frame.insert(3, "unit_id", rng.choice(["S1-D1", "S1-D2", "S2-D1"], n))
+    frame["tenure"], frame["role_level"] = "T2", "staff"
+    frame["started_at"] = pd.Timestamp("2026-01-15 09:00")
+    frame["submitted_at"] = pd.Timestamp("2026-01-15 09:08")
+    frame["duration_s"], frame["finished"] = 480.0, True
+    for q in instrument.comments:
+        frame[q.id] = None
+    path = Path(tempfile.mkdtemp()) / "export.csv"
+    write_export(frame, instrument, path, fmt="csv")
+    probe = ("import resource, sys; from culture.io import read_responses; "
+             "from culture.instruments import load_default_instrument; "
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             f"p = read_responses({str(path)!r}, load_default_instrument()); "
+             "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             "print(f'  ingest peak RSS {after / 1024:.0f} MiB ({(after - before) / 1024:.0f} MiB above "
+             "start-up), {len(p.accepted):,} rows accepted')")
+    subprocess.run([sys.executable, "-c", probe], check=True)
+
+    def work():
+        read_responses(path, instrument)
+
+    def baseline():
+        pd.read_csv(path, dtype=str)
+
+    return f"{n:,} rows x {len(instrument.item_ids)} items", work, baseline
+
+
+CASES.append(Case("ingest_csv", "< 20x pandas reading the file as text", _ingest))
