@@ -44,8 +44,7 @@ import time
 import numpy as np
 import pytest
 
-from culture.aggregate import aggregate_wave
-from culture.anonymity import build_release
+from culture.pipeline import synthetic_releases
 from culture.quality_link import analyse_drivers, analyse_linkage
 from culture.release import Thresholds
 from culture.scoring import score
@@ -58,16 +57,8 @@ OUTCOME = {"nonconformity_customer": "nc_customer", "nonconformity_internal": "n
 
 
 def make_releases(org, instrument):
-    """One Release per wave, as the pipeline makes them (same as test_quality_link)."""
-    out = {}
-    for wave in org.waves:
-        responses = org.responses_of(wave)
-        scored = score(responses, instrument)
-        hc = org.headcount[org.headcount["wave"] == wave]
-        agg = aggregate_wave(responses, scored, org.org_of(wave), instrument=instrument,
-                             by=("role_level",), headcount=hc)
-        out[wave] = build_release(agg, thresholds=Thresholds(), comments=None)
-    return out
+    """One Release per wave, as the pipeline makes them."""
+    return synthetic_releases(org, instrument)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ import pandas as pd
 import pytest
 
 from culture import linkage as lk
-from culture.aggregate import aggregate_wave
-from culture.anonymity import build_release
 from culture.drivers import dominance_analysis, relative_weights
 from culture.errors import ConfigError
+from culture.pipeline import synthetic_releases
 from culture.quality_link import (
     CROSS_COLUMNS,
     DRIVER_COLUMNS,
@@ -33,17 +32,9 @@ from culture.release import RELEASED, STATS, SUPPRESSED, Release, Thresholds
 from culture.scoring import score
 
 
-def make_releases(org, instrument) -> dict[str, Release]:
-    """One Release per wave, exactly as the pipeline makes them."""
-    out = {}
-    for wave in org.waves:
-        responses = org.responses_of(wave)
-        scored = score(responses, instrument)
-        hc = org.headcount[org.headcount["wave"] == wave]
-        agg = aggregate_wave(responses, scored, org.org_of(wave), instrument=instrument,
-                             by=("role_level",), headcount=hc)
-        out[wave] = build_release(agg, thresholds=Thresholds(), comments=None)
-    return out
+def make_releases(org, instrument):
+    """One Release per wave, as the pipeline makes them."""
+    return synthetic_releases(org, instrument)
 
 
 @pytest.fixture(scope="session")

@@ -86,6 +86,31 @@ def membership(data: WaveData, instrument: Instrument, demographic: str | None) 
     return pd.DataFrame(cols)
 
 
+def build_wave_release(data: WaveData, instrument: Instrument, *, thresholds: Thresholds,
+                       demographic: str | None = DEFAULT_CUT, comments: bool = True) -> Release:
+    """Aggregate and suppress one wave (no audit, no ledger: :func:`release_wave` adds those)."""
+    by = (demographic,) if demographic else ()
+    agg = aggregate_wave(data.responses, data.scored, data.org, instrument=instrument, by=by,
+                         headcount=data.headcount)
+    texts = (comments_long(data.responses, [q.id for q in instrument.comments if q.id in data.responses])
+             if comments else None)
+    return build_release(agg, thresholds=thresholds, comments=texts)
+
+
+def synthetic_releases(org, instrument: Instrument, *, thresholds: Thresholds | None = None,
+                       waves: list[str] | None = None, comments: bool = False) -> dict[str, Release]:
+    """Releases of a :class:`~culture.synth.SyntheticOrganisation` straight from its frames
+    (no store): what tests, benchmarks and notebooks-in-development use."""
+    out = {}
+    for w in waves or org.waves:
+        responses = org.responses_of(w)
+        head = org.headcount[org.headcount[F.WAVE] == w][[F.UNIT, "invited"]]
+        data = WaveData(w, responses, score(responses, instrument), org.org_of(w), head)
+        out[w] = build_wave_release(data, instrument, thresholds=thresholds or Thresholds(),
+                                    comments=comments)
+    return out
+
+
 def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, thresholds: Thresholds,
                  demographic: str | None = DEFAULT_CUT, record: bool = True) -> ReleasedWave:
     """Score, aggregate, suppress and audit one wave; record it in the release ledger.
@@ -96,12 +121,7 @@ def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, thres
         When the independent audit finds a derivable group below k, or the ledger refuses a
         re-release (thresholds changed, respondent set changed by fewer than k people).
     """
-    by = (demographic,) if demographic else ()
-    agg = aggregate_wave(data.responses, data.scored, data.org, instrument=instrument, by=by,
-                         headcount=data.headcount)
-    comments = comments_long(data.responses, [q.id for q in instrument.comments
-                                              if q.id in data.responses])
-    release = build_release(agg, thresholds=thresholds, comments=comments)
+    release = build_wave_release(data, instrument, thresholds=thresholds, demographic=demographic)
     members = membership(data, instrument, demographic)
     audit = audit_release(members, data.org, release)
     audit.require_pass()
