@@ -79,3 +79,17 @@ def test_unit_brief_renders_readably(browser, small_pack):
     text = page.locator("body").inner_text()
     assert "n = " in text and "95% CI" in text
     page.screenshot(path=str(result.folder.parent / "screenshot-brief.png"), full_page=True)
+
+
+def test_briefs_print_to_pdf(small_pack, tmp_path):
+    """--pdf: leaders who read on paper get each brief as a PDF printed by headless Chromium."""
+    from culture.reports import print_pdfs
+
+    result, _, _ = small_pack
+    copy = tmp_path / "pack"
+    shutil.copytree(result.folder, copy)
+    brief = sorted((copy / "units").glob("*.html"))[0]
+    (pdf,) = print_pdfs(copy, [str(brief.relative_to(copy))])
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 10_000
+    assert not (copy / ".chromium").exists()  # the browser profile is not left in the pack
