@@ -54,10 +54,11 @@ def _scoring(quick: bool):
 
     def baseline():
         keyed = np.where(reverse, 6 - codes, codes)
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing rows: nanmean warns
-        for c in instrument.constructs:
-            cols = [instrument.item_ids.index(i.id) for i in instrument.items_of(c.id)]
-            np.nanmean(keyed[:, cols], axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing rows: nanmean warns
+            for c in instrument.constructs:
+                cols = [instrument.item_ids.index(i.id) for i in instrument.items_of(c.id)]
+                np.nanmean(keyed[:, cols], axis=1)
 
     return f"{n:,} x {len(instrument.item_ids)} items", lambda: score(frame, instrument), baseline
 
