@@ -258,7 +258,8 @@ def _run_all(jobs, work, notebooks, workers, timings, progress) -> dict[str, Pat
 
     executed: dict[str, Path] = {}
     failures: list[NotebookError] = []
-    bar = tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=progress is not None or None,
+    # A caller-supplied progress callback replaces the bar; None lets tqdm hide it off a terminal.
+    bar = tqdm(total=len(jobs), desc="notebooks", unit="nb", disable=True if progress else None,
                file=sys.stderr)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {pool.submit(execute, job, work, notebooks=notebooks): job for job in jobs}
