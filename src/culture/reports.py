@@ -99,8 +99,8 @@ def execute(job: Job, workdir: Path, *, notebooks: Path, kernel: str = "python3"
     try:
         papermill.execute_notebook(str(src), str(out), parameters=job.params, kernel_name=kernel,
                                    progress_bar=False, log_output=False,
-                                   # The kernel's own start-up warnings are noise in a scheduled run.
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   # Kernel start-up warnings and the shutdown interrupt are noise.
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except PapermillExecutionError as exc:
         # Name the cell by its position in the source notebook (papermill counts the cell it
         # injected) and the exception type only: its message may quote data.
