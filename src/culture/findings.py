@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .instruments import ISO9001_511_LETTERS, ISO9001_CLAUSES, Instrument
-from .release import RELEASED, Release
+from .release import RELEASED, Release, unit_paths
 from .trends import benjamini_hochberg
 
 MEANINGFUL = "significant and meaningful"
@@ -52,28 +52,12 @@ def _names(instrument: Instrument) -> dict[str, str]:
     return out
 
 
-def _unit_names(release: Release) -> dict[str, str]:
-    """Unit labels as paths below the organisation ("North Plant › Warehouse"), because
-    department and team names repeat across sites."""
-    units = release.table("units")
-    name = dict(zip(units["unit_id"], units["name"], strict=True))
-    parent = dict(zip(units["unit_id"], units["parent_id"], strict=True))
-    out = {}
-    for unit in name:
-        parts, u = [], unit
-        while u in parent and parent[u] is not None and not pd.isna(parent[u]):
-            parts.append(str(name[u]))
-            u = parent[u]
-        out[unit] = " › ".join(reversed(parts)) or str(name[unit])
-    return out
-
-
 def change_findings(changes: pd.DataFrame, instrument: Instrument, release: Release) -> pd.DataFrame:
     """One finding per released change that is significant after FDR *and* meaningful."""
     if changes.empty:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     real = changes[changes["verdict"] == MEANINGFUL].copy()
-    names, units = _names(instrument), _unit_names(release)
+    names, units = _names(instrument), unit_paths(release)
     real = real.assign(abs_diff=real["diff"].abs()).sort_values(
         ["abs_diff", "unit_id", "measure"], ascending=[False, True, True], kind="stable")
     rows = []
@@ -104,7 +88,7 @@ def chart_findings(charts: pd.DataFrame, instrument: Instrument, release: Releas
     if charts.empty:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     now = charts[(charts["wave"] == release.wave) & charts["signals"].fillna("").astype(str).ne("")]
-    names, units = _names(instrument), _unit_names(release)
+    names, units = _names(instrument), unit_paths(release)
     rules = {"1": "a point beyond the 3-sigma limits", "2": "2 of 3 points beyond 2 sigma",
              "3": "4 of 5 points beyond 1 sigma", "4": "8 points in a row on one side of the centre"}
     rows = []
@@ -170,7 +154,7 @@ def gap_findings(gaps: pd.DataFrame, instrument: Instrument, release: Release, *
     """Leader-versus-staff gaps whose CI excludes 0 and that reach the meaningful minimum."""
     if gaps.empty or "diff" not in gaps:
         return pd.DataFrame(columns=FINDING_COLUMNS)
-    names, units = _names(instrument), _unit_names(release)
+    names, units = _names(instrument), unit_paths(release)
     # Constructs only: item-level gaps belong in the trends document, not among top findings.
     construct_ids = {c.id for c in instrument.constructs}
     real = gaps[gaps["measure"].isin(construct_ids) & ((gaps["ci_low"] > 0) | (gaps["ci_high"] < 0))]

@@ -19,7 +19,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .release import RELEASED, SUPPRESSED_LABEL, Release
+from .release import RELEASED, SUPPRESSED_LABEL, Release, unit_paths
 
 PALETTE = sns.color_palette("colorblind")
 WITHHELD = "#d9d9d9"
@@ -73,11 +73,7 @@ def score_heatmap(release: Release, constructs: pd.DataFrame, *, level: int | No
     shown = cells.assign(ok=cells["status"] == RELEASED).pivot_table(
         index="unit_id", columns="measure", values="ok", aggfunc="first").reindex_like(grid).fillna(False)
     values = grid.where(shown.astype(bool))
-    # Department names repeat across sites: label deeper units with their parent's name.
-    all_names = dict(zip(units["unit_id"], units["name"], strict=True))
-    parents = dict(zip(units["unit_id"], units["parent_id"], strict=True))
-    unit_names = {u: (f"{all_names.get(parents[u], '')} › {n}" if lvl >= 2 else n)
-                  for u, n, lvl in zip(keep["unit_id"], keep["name"], keep["level"], strict=True)}
+    unit_names = unit_paths(release)  # names repeat across sites: label by path
     fig = Figure(figsize=(1.0 * len(order) + 3, 0.42 * len(keep) + 2.2))
     ax = fig.subplots()
     ax.set_facecolor(WITHHELD)

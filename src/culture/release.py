@@ -262,6 +262,22 @@ class Release:
                    notes=tuple(manifest.get("notes", ())))
 
 
+def unit_paths(release: Release) -> dict[str, str]:
+    """Each unit's label as its path below the organisation ("North Plant › Warehouse"),
+    since department and team names repeat across sites; the root keeps its own name."""
+    units = release.table("units")
+    name = dict(zip(units["unit_id"], units["name"], strict=True))
+    parent = dict(zip(units["unit_id"], units["parent_id"], strict=True))
+    out = {}
+    for unit in name:
+        parts, u = [], unit
+        while u in parent and parent[u] is not None and not pd.isna(parent[u]):
+            parts.append(str(name[u]))
+            u = parent[u]
+        out[unit] = " › ".join(reversed(parts)) or str(name[unit])
+    return out
+
+
 def release_table(release: Release, *, level: int | None = None, by: str | None = None) -> pd.DataFrame:
     """Construct scores ready to print or write (what ``culture release show`` prints).
 

@@ -41,7 +41,7 @@ from .bundle import Bundle
 from .errors import ConfidentialityError, NotebookError
 from .leakgate import neutralise_frame, scan_outputs
 from .notebook_params import validate_parameters
-from .release import RELEASED
+from .release import RELEASED, unit_paths
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 DOCUMENTS = (
@@ -78,9 +78,14 @@ def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = Non
     units = units[units["status"] == RELEASED]
     if unit_level is not None:
         units = units[units["level"] == unit_level]
-    for _, u in units.sort_values(["level", "unit_id"]).iterrows():
+    paths = unit_paths(bundle.release)
+    # Briefs listed as the org chart reads: the organisation, then each site followed by its
+    # departments and teams (sorting by path puts children right after their parent).
+    units = units.assign(path=units["unit_id"].map(paths), child=units["parent_id"].notna())
+    units = units.sort_values(["child", "path"], kind="stable")
+    for _, u in units.iterrows():
         jobs.append(Job(f"units/{_slug(u['unit_id'])}.html", UNIT_NOTEBOOK,
-                        f"Brief: {u['name']}", {**common, "unit_id": str(u["unit_id"])}))
+                        f"Brief: {u['path']}", {**common, "unit_id": str(u["unit_id"])}))
     return jobs
 
 

@@ -17,7 +17,7 @@ from IPython.display import HTML
 from .bundle import Bundle
 from .errors import ConfigError
 from .findings import OUTCOME_WORDS
-from .release import RELEASED, SUPPRESSED_LABEL, count_label
+from .release import RELEASED, SUPPRESSED_LABEL, count_label, unit_paths
 
 CSS = """
 <style>
@@ -48,14 +48,6 @@ def names(bundle: Bundle) -> dict[str, str]:
     return out
 
 
-def unit_name(bundle: Bundle, unit_id: str) -> str:
-    units = bundle.release.table("units")
-    row = units[units["unit_id"] == unit_id]
-    if row.empty:
-        raise ConfigError(f"unit_id {unit_id!r} is not in the {bundle.wave} release")
-    return str(row["name"].iloc[0])
-
-
 def root_id(bundle: Bundle) -> str:
     units = bundle.release.table("units")
     return str(units.loc[units["parent_id"].isna(), "unit_id"].iloc[0])
@@ -64,12 +56,10 @@ def root_id(bundle: Bundle) -> str:
 def unit_label(bundle: Bundle, unit_id: str) -> str:
     """A unit's path below the organisation ("North Plant › Assembly › Team A"):
     team and department names repeat across sites."""
-    units = bundle.release.table("units").set_index("unit_id")
-    parts, u = [], unit_id
-    while u in units.index and pd.notna(units.at[u, "parent_id"]):
-        parts.append(str(units.at[u, "name"]))
-        u = units.at[u, "parent_id"]
-    return " › ".join(reversed(parts)) or (str(units.at[u, "name"]) if u in units.index else u)
+    paths = unit_paths(bundle.release)
+    if unit_id not in paths:
+        raise ConfigError(f"unit_id {unit_id!r} is not in the {bundle.wave} release")
+    return paths[unit_id]
 
 
 def released_units(bundle: Bundle) -> list[str]:
