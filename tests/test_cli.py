@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +37,7 @@ from culture.instruments import load_default_instrument
 from culture.pseudonym import KEY_ENV
 from culture.store import Workspace
 from culture.synth import SynthConfig, make_organisation
+from lockholder import another_writer
 
 CANARY = "ZEBRA-CANARY-7731"      # planted in a comment cell; must never be printed
 QUALTRICS_HEADER_ROWS = 3         # tags / question text / ImportId (formats §1)
@@ -305,27 +305,13 @@ def test_dry_run_writes_nothing(ws, files, bad_export, capsys):
 def test_locked_workspace_gives_the_locked_exit_code(ws, files, capsys):
     db = ws / store_mod.DB_NAME
     before = Workspace.open(ws).content_hash()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
-            import sys, duckdb
-            con = duckdb.connect(sys.argv[1])          # read-write: exclusive file lock
-            print("holding", flush=True)
-            sys.stdin.read()                           # until the test closes our stdin
-            con.close()
-        """), str(db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with another_writer(db):
         wave = sorted(files.org)[0]
         code, out, err = run(capsys, ws, "ingest", "org", files.org[wave], "--wave", wave)
         assert code == EXIT_LOCKED
         assert err.startswith("culture ingest org: workspace is locked by another process")
         code, out, err = run(capsys, ws, "status")
         assert code == EXIT_LOCKED and err.startswith("culture status:")
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
-    assert holder.returncode == 0
     assert Workspace.open(ws).content_hash() == before
 
 

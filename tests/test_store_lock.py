@@ -21,6 +21,7 @@ from culture.frames import ParsedResponses
 from culture.instruments import parse_instrument
 from culture.pseudonym import KEY_ENV
 from culture.store import Workspace
+from lockholder import another_writer
 
 DOC = {
     "id": "mini", "version": "1", "title": "Mini",
@@ -59,17 +60,7 @@ def test_writer_in_another_process_locks_us_out_without_damage(tmp_path):
     ws.ingest_parsed(_parsed(tmp_path, 3, "a.csv"), inst, wave="2026Q1")
     before = ws.content_hash()
     files = sorted(p.name for p in ws.archive_dir.iterdir())
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
-            import sys, duckdb
-            con = duckdb.connect(sys.argv[1])          # read-write: exclusive file lock
-            print("holding", flush=True)
-            sys.stdin.read()                           # until the test closes our stdin
-            con.close()
-        """), str(ws.db_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "holding"
+    with another_writer(ws.db_path):
         late = _parsed(tmp_path, 6, "b.csv")
         with pytest.raises(WorkspaceLockedError, match="workspace is locked by another process"):
             ws.ingest_parsed(late, inst, wave="2026Q1")
@@ -77,10 +68,6 @@ def test_writer_in_another_process_locks_us_out_without_damage(tmp_path):
             ws.responses("2026Q1")
         with pytest.raises(WorkspaceLockedError):
             Workspace.open(ws.root)
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
-    assert holder.returncode == 0
     assert ws.content_hash() == before
     assert sorted(p.name for p in ws.archive_dir.iterdir()) == files
     report = ws.ingest_parsed(late, inst, wave="2026Q1")  # works once the other writer is gone
