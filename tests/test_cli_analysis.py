@@ -82,3 +82,26 @@ def test_link_refuses_models_below_the_model_threshold(ws_args, small_workspace,
 def test_wave_must_look_like_a_quarter(ws_args, capsys):
     assert main([*ws_args, "trends", "--wave", "2026-3"]) == EXIT_USAGE
     assert "YYYYQn" in capsys.readouterr().err
+
+
+def test_report_latest_publishes_and_logs(ws_args, tmp_path, capsys):
+    """The unattended entry point: culture report --wave latest --log-file F."""
+    log = tmp_path / "logs" / "report.log"
+    reports = tmp_path / "reports"
+    code = main([*ws_args, "report", "--wave", "latest", "--reports", str(reports), "--unit-level", "0",
+                 "--workers", "2", "--log-file", str(log)])
+    assert code == EXIT_OK
+    index = capsys.readouterr().out.strip().splitlines()[-1]
+    assert index.endswith("index.html") and (reports / "2026Q4" / "index.html").is_file()
+    text = log.read_text()
+    assert "started" in text and "published" in text
+
+
+def test_report_for_a_wave_without_responses_fails_cleanly(ws_args, tmp_path, capsys):
+    log = tmp_path / "report.log"
+    code = main([*ws_args, "report", "--wave", "2030Q1", "--reports", str(tmp_path / "r"),
+                 "--log-file", str(log)])
+    assert code == EXIT_USAGE
+    assert "has no responses" in capsys.readouterr().err
+    assert "failed (exit 2)" in log.read_text()
+    assert not (tmp_path / "r").exists()

@@ -24,8 +24,8 @@ def test_service_runs_latest_wave_unattended():
     assert svc["Service"]["Type"] == "oneshot"
     exec_start = svc["Service"]["ExecStart"]
     assert "culture report --wave latest" in exec_start and "--log-file" in exec_start
-    # Bad input (3), failed audit (5) and failed notebook (6) need a person, not a restart.
-    assert set(svc["Service"]["RestartPreventExitStatus"].split()) == {"3", "5", "6"}
+    # Usage (2), bad input (3), failed audit (5) and failed notebook (6) need a person.
+    assert set(svc["Service"]["RestartPreventExitStatus"].split()) == {"2", "3", "5", "6"}
     assert svc["Install"]["WantedBy"]
 
 
