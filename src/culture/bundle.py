@@ -18,7 +18,6 @@ against its invariants, so a tampered bundle is refused rather than published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,14 +28,10 @@ from typing import Any
 import pandas as pd
 
 from .errors import ConfidentialityError, ConfigError
-from .release import Release
+from .release import Release, file_sha256
 
 FORMAT = "culture-bundle"
 FORMAT_VERSION = 1
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -58,8 +53,8 @@ class Bundle:
         return sorted(self.releases)
 
     def table(self, name: str) -> pd.DataFrame:
-        """A copy of an analysis table; an absent table is an empty frame (with a clear error
-        for names that are not tables of this bundle)."""
+        """A copy of an analysis table; a name the bundle does not hold is a clear error
+        (use :meth:`has` to ask first)."""
         if name not in self.tables:
             raise ConfigError(f"bundle has no table {name!r}; tables: {', '.join(sorted(self.tables))}")
         return self.tables[name].copy()
@@ -74,11 +69,11 @@ class Bundle:
         for wave, release in self.releases.items():
             release.save(out / "releases" / wave)
             for p in sorted((out / "releases" / wave).iterdir()):
-                files[str(p.relative_to(out))] = _sha256(p)
+                files[str(p.relative_to(out))] = file_sha256(p)
         for name, frame in self.tables.items():
             path = out / "tables" / f"{name}.parquet"
             _safe_for_parquet(frame).to_parquet(path, index=False)
-            files[str(path.relative_to(out))] = _sha256(path)
+            files[str(path.relative_to(out))] = file_sha256(path)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "wave": self.wave,
                     "waves": sorted(self.releases), "tables": sorted(self.tables),
                     "files": files, **{k: v for k, v in self.meta.items() if k not in ("files",)}}
@@ -98,7 +93,7 @@ class Bundle:
             raise ConfigError(f"{src / 'manifest.json'}: not a {FORMAT} of version {FORMAT_VERSION}")
         for rel, digest in manifest["files"].items():
             path = src / rel
-            if not path.exists() or _sha256(path) != digest:
+            if not path.exists() or file_sha256(path) != digest:
                 raise ConfidentialityError(f"{rel}: missing or changed since the bundle was written")
         releases = {w: Release.load(src / "releases" / w) for w in manifest["waves"]}
         tables = {n: pd.read_parquet(src / "tables" / f"{n}.parquet") for n in manifest["tables"]}

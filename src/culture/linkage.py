@@ -705,7 +705,14 @@ def _usable(panel: pd.DataFrame, outcome: str, cols: Sequence[str], lag: int,
          missing_x & ~prior_row),
         (f"score at {lag_txt} suppressed or not released", missing_x),
     ]
-    taken = pd.Series(False, index=panel.index)
+    taken, rows = _account_drops(reasons, units)
+    return ~taken, pd.DataFrame(rows, columns=["reason", "n_rows", "n_units"])
+
+
+def _account_drops(reasons: Sequence[tuple[str, pd.Series]], units: pd.Series
+                   ) -> tuple[pd.Series, list[dict]]:
+    """Rows dropped for each reason, first reason wins, so the counts add up to the total."""
+    taken = pd.Series(False, index=units.index)
     rows = []
     for reason, mask in reasons:
         hit = mask.fillna(True).astype(bool) & ~taken
@@ -713,8 +720,7 @@ def _usable(panel: pd.DataFrame, outcome: str, cols: Sequence[str], lag: int,
             rows.append({"reason": reason, "n_rows": int(hit.sum()),
                          "n_units": int(units[hit].nunique())})
         taken |= hit
-    dropped = pd.DataFrame(rows, columns=["reason", "n_rows", "n_units"])
-    return ~taken, dropped
+    return taken, rows
 
 
 def _guard(n_obs: int, n_units: int, sizes: _Sizes, what: str) -> list[str]:
@@ -1091,14 +1097,7 @@ def cross_lagged(panel: pd.DataFrame, *, construct: str, outcome: str,
          ~(d["e"] > 0) | ~(d["e_lag1"] > 0)),
         ("score at t or t-1 suppressed or not released", d["c"].isna() | d["c_lag1"].isna()),
     ]
-    taken = pd.Series(False, index=d.index)
-    rows = []
-    for reason, mask in reasons:
-        hit = mask.fillna(True).astype(bool) & ~taken
-        if hit.any():
-            rows.append({"reason": reason, "n_rows": int(hit.sum()),
-                         "n_units": int(d.loc[hit, UNIT].nunique())})
-        taken |= hit
+    taken, rows = _account_drops(reasons, d[UNIT])
     d = d[~taken]
     one = d.groupby(UNIT)[UNIT].transform("size") == 1
     if one.any():  # demeaning leaves nothing of a unit with one usable quarter

@@ -109,7 +109,7 @@ class Thresholds:
         return cls(**dict(data))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -228,7 +228,7 @@ class Release:
         for name in TABLES:
             path = out / f"{name}.parquet"
             self._tables[name].to_parquet(path, index=False)
-            files[name] = {"file": path.name, "sha256": _sha256(path), "rows": len(self._tables[name])}
+            files[name] = {"file": path.name, "sha256": file_sha256(path), "rows": len(self._tables[name])}
         manifest = {"format": "culture-release", "format_version": FORMAT_VERSION, "wave": self.wave,
                     "instrument": {"id": self.instrument_id, "version": self.instrument_version},
                     "thresholds": self.thresholds.as_dict(), "demographic": self.demographic,
@@ -252,7 +252,7 @@ class Release:
         for name in TABLES:
             entry = manifest["tables"][name]
             path = src / entry["file"]
-            if _sha256(path) != entry["sha256"]:
+            if file_sha256(path) != entry["sha256"]:
                 raise ConfidentialityError(f"{path}: file changed since the release was written (SHA-256 differs)")
             tables[name] = pd.read_parquet(path)
         return cls(wave=manifest["wave"], instrument_id=manifest["instrument"]["id"],

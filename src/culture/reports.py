@@ -199,9 +199,10 @@ def write_exports(bundle: Bundle, folder: Path) -> list[str]:
 
 
 def index_page(bundle: Bundle, jobs: list[Job], exports: list[str]) -> str:
+    described = {name: desc for name, _, desc in DOCUMENTS}
     docs = "".join(f'<li><a href="{html.escape(j.output)}">{html.escape(j.title)}</a> &mdash; '
-                   f"{html.escape(desc)}</li>"
-                   for j, (_, _, desc) in zip(jobs, DOCUMENTS, strict=False) if j.notebook != UNIT_NOTEBOOK)
+                   f"{html.escape(described[j.notebook])}</li>"
+                   for j in jobs if j.notebook != UNIT_NOTEBOOK)
     briefs = "".join(f'<li><a href="{html.escape(j.output)}">{html.escape(j.title[7:])}</a></li>'
                      for j in jobs if j.notebook == UNIT_NOTEBOOK)
     files = "".join(f'<li><a href="{html.escape(e)}">{html.escape(e)}</a></li>' for e in exports)
