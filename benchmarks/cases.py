@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from culture.instruments import load_default_instrument
-from culture.scoring import score
+from culture.measure.instrument import load_default_instrument
+from culture.measure.scoring import score
 
 
 def _best(fn: Callable[[], object], repeat: int) -> float:
@@ -74,7 +74,7 @@ def _aggregation(quick: bool):
     Baseline: pandas groupby of the same construct scores by direct unit (no hierarchy),
     the least any aggregation must do.
     """
-    from culture.aggregate import aggregate_wave
+    from culture.boundary.aggregate import aggregate_wave
 
     instrument = load_default_instrument()
     rng = np.random.default_rng(2)
@@ -112,8 +112,8 @@ def _notebook(quick: bool):
     import nbformat
     import papermill
 
-    from culture.bundle import Bundle
-    from culture.reports import NOTEBOOK_DIR
+    from culture.boundary.bundle import Bundle
+    from culture.report.pack import NOTEBOOK_DIR
 
     bundle_dir = next(iter(sorted(Path("data/demo/workspace/bundles").glob("*"))), None)
     if bundle_dir is None:
@@ -156,8 +156,8 @@ def _ingest(quick: bool):
     import tempfile
     from pathlib import Path
 
-    from culture.exports import write_export
-    from culture.io import read_responses
+    from culture.ingest.readers import read_responses
+    from culture.synth.tool_exports import write_export
 
     instrument = load_default_instrument()
     n = 5_000 if quick else 200_000
@@ -178,8 +178,8 @@ def _ingest(quick: bool):
     write_export(frame, instrument, path, fmt="csv")
     # VmHWM (peak resident set) of a fresh process: ru_maxrss would carry over the peak of
     # this benchmark process across fork+exec.
-    probe = ("import re; from culture.io import read_responses; "
-             "from culture.instruments import load_default_instrument; "
+    probe = ("import re; from culture.ingest.readers import read_responses; "
+             "from culture.measure.instrument import load_default_instrument; "
              "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]); "
              "before = hwm(); "
              f"p = read_responses({str(path)!r}, load_default_instrument()); "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from culture.instruments import load_default_instrument
-from culture.synth import SynthConfig, make_organisation
+from culture.measure.instrument import load_default_instrument
+from culture.synth.organisation import SynthConfig, make_organisation
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def demo_org(instrument):
 def small_workspace(tmp_path_factory, instrument):
     """A workspace holding a small synthetic organisation, ingested from real-format exports."""
     from culture.demo import ingest_demo_files, write_demo_files
-    from culture.store import Workspace
+    from culture.store.workspace import Workspace
 
     root = tmp_path_factory.mktemp("small-ws")
     org = make_organisation(instrument, SynthConfig(seed=11, n_sites=2))

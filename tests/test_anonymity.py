@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture.aggregate import aggregate_wave
-from culture.anonymity import Thresholds, build_release, comments_long, redact, suppress
-from culture.audit import audit_release
+from culture.boundary.aggregate import aggregate_wave
+from culture.boundary.audit import audit_release
+from culture.boundary.suppression import Thresholds, build_release, comments_long, redact, suppress
 from culture.errors import ConfigError
-from culture.instruments import parse_instrument
+from culture.measure.instrument import parse_instrument
 
 WAVE = "2026Q1"
 

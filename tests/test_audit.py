@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import culture.audit
-from culture.anonymity import Release
-from culture.audit import audit_release
+import culture.boundary.audit
+from culture.boundary.audit import audit_release
+from culture.boundary.suppression import Release
 from culture.errors import ConfidentialityError
 from test_anonymity import audit_frame, release_of
 
@@ -88,12 +88,11 @@ def test_exact_check_finds_a_difference_the_structural_checks_cannot_name():
 
 
 def test_audit_shares_no_code_with_the_release_builder():
-    tree = ast.parse(Path(culture.audit.__file__).read_text(encoding="utf-8"))
-    relative = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0}
-    absolute = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
-    absolute |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert relative == {"errors"}  # the error classes only: no helper of aggregate/anonymity/release
-    assert not {m for m in absolute if m.startswith("culture")}
+    tree = ast.parse(Path(culture.boundary.audit.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    # the error classes only: no helper of aggregate/suppression/release
+    assert {m for m in imported if m.startswith("culture")} == {"culture.errors"}
 
 
 def test_breaches_never_name_respondents():

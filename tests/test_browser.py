@@ -83,7 +83,7 @@ def test_unit_brief_renders_readably(browser, small_pack):
 
 def test_briefs_print_to_pdf(small_pack, tmp_path):
     """--pdf: leaders who read on paper get each brief as a PDF printed by headless Chromium."""
-    from culture.reports import print_pdfs
+    from culture.report.pack import print_pdfs
 
     result, _, _ = small_pack
     copy = tmp_path / "pack"

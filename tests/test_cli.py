@@ -22,7 +22,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from culture import store as store_mod
 from culture.cli import main
 from culture.demo import REGISTER_KINDS, write_demo_files
 from culture.errors import (
@@ -33,10 +32,11 @@ from culture.errors import (
     EXIT_OK,
     EXIT_USAGE,
 )
-from culture.instruments import load_default_instrument
-from culture.pseudonym import KEY_ENV
-from culture.store import Workspace
-from culture.synth import SynthConfig, make_organisation
+from culture.measure.instrument import load_default_instrument
+from culture.store import workspace as store_mod
+from culture.store.pseudonym import KEY_ENV
+from culture.store.workspace import Workspace
+from culture.synth.organisation import SynthConfig, make_organisation
 from lockholder import another_writer
 
 CANARY = "ZEBRA-CANARY-7731"      # planted in a comment cell; must never be printed

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from culture import frames as F
+from culture.boundary.release import SUPPRESSED_LABEL
 from culture.cli import main
 from culture.errors import EXIT_OK, EXIT_USAGE
-from culture.release import SUPPRESSED_LABEL
-from culture.scoring import score
+from culture.measure.scoring import score
 
 
 @pytest.fixture()

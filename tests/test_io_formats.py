@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from culture import frames
-from culture.instruments import load_instrument
-from culture.io import FORMATS, detect_format, read_responses
+from culture.ingest.readers import FORMATS, detect_format, read_responses
+from culture.measure.instrument import load_instrument
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
 ITEMS = ["TR1", "TR2", "QC1", "QC2"]

@@ -11,8 +11,13 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from culture.boundary.leakgate import (
+    html_escape,
+    neutralise_formula,
+    neutralise_frame,
+    scan_outputs,
+)
 from culture.errors import ConfidentialityError
-from culture.leakgate import html_escape, neutralise_formula, neutralise_frame, scan_outputs
 
 PSEUDO = "a3f9c2d4e5b6a7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2"
 SECRET = "My manager shouts at the night shift every week"

@@ -44,11 +44,11 @@ import time
 import numpy as np
 import pytest
 
+from culture.analysis.quality import analyse_drivers, analyse_linkage
+from culture.boundary.release import Thresholds
+from culture.measure.scoring import score
 from culture.pipeline import synthetic_releases
-from culture.quality_link import analyse_drivers, analyse_linkage
-from culture.release import Thresholds
-from culture.scoring import score
-from culture.synth import SynthConfig, make_organisation
+from culture.synth.organisation import SynthConfig, make_organisation
 
 SEEDS = (1, 2, 3)
 # synth outcome key -> panel outcome column

@@ -10,7 +10,7 @@ import pytest
 
 from culture import frames
 from culture.errors import ConfigError, InsufficientDataError, ValidationError
-from culture.linkage import (
+from culture.stats.linkage_models import (
     COUNT_OUTCOMES,
     ModelFitError,
     build_panel,

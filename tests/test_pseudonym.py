@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from culture.errors import PseudonymKeyError
-from culture.pseudonym import (
+from culture.store.pseudonym import (
     KEY_BYTES,
     KEY_ENV,
     Pseudonymizer,

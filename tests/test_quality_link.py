@@ -12,11 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture import linkage as lk
-from culture.drivers import dominance_analysis, relative_weights
-from culture.errors import ConfigError
-from culture.pipeline import synthetic_releases
-from culture.quality_link import (
+from culture.analysis.quality import (
     CROSS_COLUMNS,
     DRIVER_COLUMNS,
     FIT_COLUMNS,
@@ -28,8 +24,12 @@ from culture.quality_link import (
     default_predictors,
     released_unit_scores,
 )
-from culture.release import RELEASED, STATS, SUPPRESSED, Release, Thresholds
-from culture.scoring import score
+from culture.boundary.release import RELEASED, STATS, SUPPRESSED, Release, Thresholds
+from culture.errors import ConfigError
+from culture.measure.scoring import score
+from culture.pipeline import synthetic_releases
+from culture.stats import linkage_models as lk
+from culture.stats.drivers import dominance_analysis, relative_weights
 
 
 def make_releases(org, instrument):

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from culture.aggregate import aggregate_wave
-from culture.anonymity import (
+from culture.boundary.aggregate import aggregate_wave
+from culture.boundary.leakgate import scan_outputs
+from culture.boundary.release import count_label, release_table
+from culture.boundary.suppression import (
     SUPPRESSED_LABEL,
     Release,
     RereleaseRefused,
@@ -24,8 +26,6 @@ from culture.anonymity import (
     unreleased_texts,
 )
 from culture.errors import ConfidentialityError, ConfigError
-from culture.leakgate import scan_outputs
-from culture.release import count_label, release_table
 from test_anonymity import SMALL_INSTRUMENT, make_wave, release_of, score_inline
 
 TREE = {"CO": (None, 2), "SALES": ("CO", 4), "TECH": ("CO", 9), "OPS": ("CO", {"staff": 6, "lead": 5})}

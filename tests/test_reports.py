@@ -13,10 +13,10 @@ import nbformat
 import pytest
 
 from culture import frames as F
-from culture.bundle import Bundle
+from culture.boundary.bundle import Bundle
 from culture.errors import ConfidentialityError, ConfigError, NotebookError
-from culture.notebook_params import validate_parameters
-from culture.reports import NOTEBOOK_DIR, build_pack
+from culture.report.pack import NOTEBOOK_DIR, build_pack
+from culture.report.params import validate_parameters
 
 LOCAL_PATH = re.compile(r"(/tmp/|/work/|/home/|/root/|[A-Z]:\\\\)")
 
@@ -165,7 +165,7 @@ def test_planted_change_is_a_finding_in_the_right_units_brief(small_pack, instru
     """synth plants an ownership rise in one department in the latest wave (Truth.events)."""
     result, ws, org = small_pack
     event = next(e for e in org.truth.events if e.wave == org.waves[-1])
-    from culture.views import unit_label
+    from culture.report.views import unit_label
 
     bundle = Bundle.load(ws.root / "bundles" / ws.waves()[-1])
     names = {u: unit_label(bundle, u) for u in bundle.release.table("units")["unit_id"]}

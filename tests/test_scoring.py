@@ -8,7 +8,7 @@ import pytest
 
 from culture import frames as F
 from culture.errors import ScoringError
-from culture.scoring import FLAG_COLUMNS, favourability, score
+from culture.measure.scoring import FLAG_COLUMNS, favourability, score
 
 
 def _blank(instrument, n=3):

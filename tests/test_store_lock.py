@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture import store as store_mod
 from culture.errors import EXIT_LOCKED, WorkspaceLockedError
 from culture.frames import ParsedResponses
-from culture.instruments import parse_instrument
-from culture.pseudonym import KEY_ENV
-from culture.store import Workspace
+from culture.measure.instrument import parse_instrument
+from culture.store import workspace as store_mod
+from culture.store.pseudonym import KEY_ENV
+from culture.store.workspace import Workspace
 from lockholder import another_writer
 
 DOC = {
@@ -80,7 +80,7 @@ def test_other_process_gets_the_locked_exit_code_while_we_write(tmp_path):
     script = textwrap.dedent("""
         import sys
         from culture.errors import WorkspaceLockedError
-        from culture.store import Workspace
+        from culture.store.workspace import Workspace
         try:
             Workspace.open(sys.argv[1]).status()
         except WorkspaceLockedError as exc:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from culture import frames as F
-from culture.synth import SynthConfig, expected_code, make_organisation
+from culture.synth.organisation import SynthConfig, expected_code, make_organisation
 
 
 def test_deterministic_for_a_seed(instrument):
@@ -127,8 +127,8 @@ def test_planted_reliability_recovered(instrument, demo_org):
     model). Constructs without planted events or leader gaps, whose latent variance is exactly
     the planted one. Tolerance 0.03: about 3 standard errors of alpha at n ~ 3,000.
     """
-    from culture.psychometrics import alpha
-    from culture.scoring import score
+    from culture.measure.reliability import alpha
+    from culture.measure.scoring import score
 
     r = demo_org.responses
     s = score(r, instrument)

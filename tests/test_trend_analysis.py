@@ -23,12 +23,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from culture.aggregate import aggregate_wave
-from culture.anonymity import build_release
-from culture.frames import wave_index
-from culture.release import Thresholds
-from culture.scoring import score
-from culture.trend_analysis import (
+from culture.analysis.trends import (
     CHANGE_COLUMNS,
     TrendAnalysisError,
     TrendReport,
@@ -40,6 +35,11 @@ from culture.trend_analysis import (
     perception_gaps,
     wave_changes,
 )
+from culture.boundary.aggregate import aggregate_wave
+from culture.boundary.release import Thresholds
+from culture.boundary.suppression import build_release
+from culture.frames import wave_index
+from culture.measure.scoring import score
 
 TINY = "S1-D1-T9"  # planted unit with two respondents in every wave
 

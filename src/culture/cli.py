@@ -43,9 +43,9 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from . import errors
-from . import frames as F
-from .io import FORMATS, PARTIAL_POLICIES
+from culture import errors
+from culture import frames as F
+from culture.ingest.readers import FORMATS, PARTIAL_POLICIES
 
 _ROW_LIMIT = 20  # rows named per reason in a summary; the full list stays in the store
 
@@ -192,14 +192,14 @@ def _analysis_commands(sub: Any, common: list) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 def _instrument(args: argparse.Namespace) -> Any:
-    from .instruments import default_instrument_path, load_instrument
+    from culture.measure.instrument import default_instrument_path, load_instrument
 
     return load_instrument(args.instrument or default_instrument_path())
 
 
 def _emit(frame: pd.DataFrame, args: argparse.Namespace) -> None:
     """Print or write a result table in the requested format."""
-    from .leakgate import neutralise_frame
+    from culture.boundary.leakgate import neutralise_frame
 
     if args.output == "table" and not args.out:
         print(_table(frame))
@@ -224,7 +224,7 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _open(args: argparse.Namespace) -> Any:
-    from .store import Workspace
+    from culture.store.workspace import Workspace
 
     return Workspace.open(args.workspace)
 
@@ -299,15 +299,15 @@ def _report_exit(report: Any) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from culture.demo import run_demo
 
     run_demo(seed=args.seed, n_sites=args.sites, out=print)
     return errors.EXIT_OK
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from .pseudonym import KEY_ENV
-    from .store import Workspace
+    from culture.store.pseudonym import KEY_ENV
+    from culture.store.workspace import Workspace
 
     ws = Workspace.init(args.workspace, key_file=args.key_file)
     print(f"Created workspace {ws.root}")
@@ -352,8 +352,8 @@ def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
     aside by the reader (excluded, invalid, duplicates) can be listed with
     their reasons, in a dry run too, and the progress bar has real stages.
     """
-    from .instruments import default_instrument_path, load_instrument
-    from .io import read_responses
+    from culture.ingest.readers import read_responses
+    from culture.measure.instrument import default_instrument_path, load_instrument
 
     path = Path(args.file)
     with _progress(["instrument", "read", "store"], sys.stderr) as step:
@@ -402,8 +402,8 @@ def _status_data(ws: Any) -> dict[str, Any]:
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
-    from .pipeline import DEFAULT_CUT, load_wave, release_wave, resolve_wave
-    from .release import Thresholds, release_table
+    from culture.boundary.release import Thresholds, release_table
+    from culture.pipeline import DEFAULT_CUT, load_wave, release_wave, resolve_wave
 
     ws, instrument = _open(args), _instrument(args)
     data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
@@ -415,8 +415,8 @@ def _cmd_scores(args: argparse.Namespace) -> int:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     """A breach raises ConfidentialityError inside release_wave: exit code 5."""
-    from .pipeline import load_wave, release_wave, resolve_wave
-    from .release import Thresholds
+    from culture.boundary.release import Thresholds
+    from culture.pipeline import load_wave, release_wave, resolve_wave
 
     ws, instrument = _open(args), _instrument(args)
     data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
@@ -426,9 +426,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_trends(args: argparse.Namespace) -> int:
-    from .pipeline import release_waves
-    from .release import Thresholds
-    from .trend_analysis import analyse_trends
+    from culture.analysis.trends import analyse_trends
+    from culture.boundary.release import Thresholds
+    from culture.pipeline import release_waves
 
     ws, instrument = _open(args), _instrument(args)
     released = release_waves(ws, instrument, args.wave, thresholds=Thresholds())
@@ -448,9 +448,9 @@ def _cmd_trends(args: argparse.Namespace) -> int:
 
 
 def _cmd_link(args: argparse.Namespace) -> int:
-    from .pipeline import release_waves
-    from .quality_link import analyse_linkage
-    from .release import Thresholds
+    from culture.analysis.quality import analyse_linkage
+    from culture.boundary.release import Thresholds
+    from culture.pipeline import release_waves
 
     ws, instrument = _open(args), _instrument(args)
     thresholds = Thresholds()
@@ -469,7 +469,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     import logging
     import time
 
-    from .pipeline import run_report
+    from culture.pipeline import run_report
 
     log = logging.getLogger("culture.report")
     if args.log_file:

@@ -15,14 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import frames as F
-from .exports import write_export
-from .instruments import Instrument, load_default_instrument
-from .pipeline import run_report
-from .psychometrics import instrument_reliability
-from .scoring import score
-from .store import Workspace
-from .synth import SynthConfig, SyntheticOrganisation, make_organisation
+from culture import frames as F
+from culture.measure.instrument import Instrument, load_default_instrument
+from culture.measure.reliability import instrument_reliability
+from culture.measure.scoring import score
+from culture.pipeline import run_report
+from culture.store.workspace import Workspace
+from culture.synth.organisation import (
+    SynthConfig,
+    SyntheticOrganisation,
+    make_organisation,
+)
+from culture.synth.tool_exports import write_export
 
 REGISTER_KINDS = ("nonconformity", "audit_finding", "complaint", "capa")
 

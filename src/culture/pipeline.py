@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import frames as F
-from .aggregate import aggregate_wave
-from .anonymity import build_release, check_rerelease, comments_long, ledger_cells
-from .audit import AuditResult, audit_release
-from .bundle import Bundle
-from .errors import ConfigError
-from .instruments import Instrument
-from .release import Release, Thresholds
-from .scoring import ScoredWave, score
-from .store import Workspace
+from culture import frames as F
+from culture.boundary.aggregate import aggregate_wave
+from culture.boundary.audit import AuditResult, audit_release
+from culture.boundary.bundle import Bundle
+from culture.boundary.release import Release, Thresholds
+from culture.boundary.suppression import build_release, check_rerelease, comments_long, ledger_cells
+from culture.errors import ConfigError
+from culture.measure.instrument import Instrument
+from culture.measure.scoring import ScoredWave, score
+from culture.store.workspace import Workspace
 
 DEFAULT_CUT = "role_level"  # leader-versus-staff gaps need the role cut
 PACKAGES = ("culture", "numpy", "pandas", "scipy", "statsmodels", "duckdb", "papermill", "matplotlib",
@@ -171,7 +171,7 @@ def release_waves(ws: Workspace, instrument: Instrument, wave: str, *, threshold
 
 def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tuple[list[str], list[str]]:
     """What must never appear in a published file: pseudonyms and unreleased comment texts."""
-    from .anonymity import unreleased_texts
+    from culture.boundary.suppression import unreleased_texts
 
     pseudonyms: set[str] = set()
     texts: set[str] = set()
@@ -200,7 +200,7 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     Returns the bundle as read back from disk (what the notebooks will see) and the
     released waves (respondent-level, for the leak gate; never handed to notebooks).
     """
-    from .analysis import analyse_wave
+    from culture.analysis.wave import analyse_wave
 
     thresholds = thresholds or Thresholds()
     wave = resolve_wave(ws, wave)
@@ -247,7 +247,7 @@ def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir:
                thresholds: Thresholds | None = None,
                progress: Callable[[str], None] = lambda _msg: None):
     """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish."""
-    from .reports import build_pack
+    from culture.report.pack import build_pack
 
     wave = resolve_wave(ws, wave)
     bundle_dir = ws.root / "bundles" / wave

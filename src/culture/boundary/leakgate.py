@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfidentialityError
+from culture.errors import ConfidentialityError
 
 COUNT_RE = re.compile(r"(?<![\w])[nN]\s*=\s*(\d+)")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from . import frames as F
-from .instruments import Instrument
+from culture import frames as F
+from culture.measure.instrument import Instrument
 
 # Thresholds on the standardised latent response, shifted so a neutral person
 # lands on "Agree" most often: real agreement scales are skewed this way.

@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .errors import ConfigError, Problem, ProblemsError
-from .instruments import Instrument
+from culture.errors import ConfigError, Problem, ProblemsError
+from culture.measure.instrument import Instrument
 
 
 class PsychometricsInputError(ProblemsError):

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from . import findings as fnd
-from . import psychometrics as ps
-from .instruments import Instrument
-from .release import RELEASED, Thresholds
+from culture.analysis import findings as fnd
+from culture.boundary.release import RELEASED, Thresholds
+from culture.measure import reliability as ps
+from culture.measure.instrument import Instrument
 
 
 def instrument_review(data, instrument: Instrument, *, thresholds: Thresholds) -> tuple[dict, list[str]]:
@@ -63,8 +63,8 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
                  events: pd.DataFrame, exposure: pd.DataFrame, min_change: float = 0.2,
                  seed: int = 0) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Compute every table of the report pack for ``wave``; returns (tables, notes)."""
-    from .quality_link import analyse_drivers, analyse_linkage
-    from .trend_analysis import analyse_trends
+    from culture.analysis.quality import analyse_drivers, analyse_linkage
+    from culture.analysis.trends import analyse_trends
 
     current = released[wave]
     releases = {w: rw.release for w, rw in released.items()}

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import PseudonymKeyError
+from culture.errors import PseudonymKeyError
 
 KEY_ENV = "CULTURE_PSEUDONYM_KEY"
 KEY_BYTES = 32

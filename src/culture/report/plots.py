@@ -19,7 +19,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .release import RELEASED, SUPPRESSED_LABEL, Release, unit_paths
+from culture.boundary.release import RELEASED, SUPPRESSED_LABEL, Release, unit_paths
 
 PALETTE = sns.color_palette("colorblind")
 WITHHELD = "#d9d9d9"

@@ -41,13 +41,13 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from . import frames
-from . import linkage as lk
-from .aggregate import org_index
-from .drivers import MAX_DOMINANCE_PREDICTORS, dominance_analysis, relative_weights
-from .errors import ConfigError, InsufficientDataError
-from .instruments import Instrument
-from .release import RELEASED, Release, Thresholds
+from culture import frames
+from culture.boundary.aggregate import org_index
+from culture.boundary.release import RELEASED, Release, Thresholds
+from culture.errors import ConfigError, InsufficientDataError
+from culture.measure.instrument import Instrument
+from culture.stats import linkage_models as lk
+from culture.stats.drivers import MAX_DOMINANCE_PREDICTORS, dominance_analysis, relative_weights
 
 __all__ = [
     "DEFAULT_CROSS_LAGGED",

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from .errors import ConfigError, Problem, ValidationError
-from .frames import PARENT, RESPONDENT, UNIT, WAVE
-from .instruments import Instrument
+from culture.errors import ConfigError, Problem, ValidationError
+from culture.frames import PARENT, RESPONDENT, UNIT, WAVE
+from culture.measure.instrument import Instrument
 
 ALL = "all"  # demographic/band value of uncut rows
 RESPONDENTS = "respondents"  # measure that counts every respondent (response rates)

@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import frames
-from .errors import ConfigError, Problem, ValidationError
-from .frames import ParsedResponses
-from .instruments import Instrument
+from culture import frames
+from culture.errors import ConfigError, Problem, ValidationError
+from culture.frames import ParsedResponses
+from culture.measure.instrument import Instrument
 
 FORMATS = ("qualtrics", "surveymonkey", "msforms", "googleforms", "limesurvey", "spss", "csv",
            "xlsx")
@@ -559,7 +559,7 @@ def read_responses(path: str | Path, instrument: Instrument, *, fmt: str | None 
     ConfigError
         An unknown ``fmt``, ``partial`` or ``encoding``.
     """
-    from .validate import load_mapping, validate_responses
+    from culture.ingest.validation import load_mapping, validate_responses
 
     if partial not in PARTIAL_POLICIES:
         raise ConfigError(f"partial={partial!r} is not allowed; use one of "
@@ -574,7 +574,7 @@ def read_responses(path: str | Path, instrument: Instrument, *, fmt: str | None 
 def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
                 canonical: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
     """A one-header-row table with columns renamed to canonical names (mapping first)."""
-    from .validate import table_columns
+    from culture.ingest.validation import table_columns
 
     if _is_spss(Path(path)):
         raise _fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
@@ -600,7 +600,7 @@ def read_org(path: str | Path, *, wave: str | None = None, mapping: Any = None,
     and cycles. Returns columns ``wave, unit_id, parent_id, name, level`` with
     ``parent_id`` None for the root and ``level`` 0 at the root.
     """
-    from .validate import check_org
+    from culture.ingest.validation import check_org
 
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
                              canonical=("unit_id", "parent_id", "name", "wave"))
@@ -614,7 +614,7 @@ def read_headcount(path: str | Path, *, wave: str | None = None, org: pd.DataFra
     ``invited`` must be a whole number >= 0; (wave, unit) pairs must be unique;
     with ``org`` every unit must be in the org tree. Returns ``wave, unit_id, invited``.
     """
-    from .validate import check_headcount
+    from culture.ingest.validation import check_headcount
 
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
                              canonical=("unit_id", "invited", "wave"))
@@ -632,7 +632,7 @@ def read_quality(path: str | Path, *, kind: str, org: pd.DataFrame | None = None
     unknown severities and (with ``org``) unknown units are all listed in one
     :class:`ValidationError`. Returns the quality-events frame of :mod:`culture.frames`.
     """
-    from .validate import check_quality
+    from culture.ingest.validation import check_quality
 
     if kind not in frames.QUALITY_KINDS:
         raise ConfigError(f"kind={kind!r} is not a quality register kind; allowed: "
@@ -651,7 +651,7 @@ def read_exposure(path: str | Path, *, org: pd.DataFrame | None = None,
     ``quarter`` must be ``YYYYQn``; ``exposure`` a positive number (it enters
     a log offset); (unit, quarter) pairs unique; with ``org`` units must exist.
     """
-    from .validate import check_exposure
+    from culture.ingest.validation import check_exposure
 
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
                              canonical=("unit_id", "quarter", "exposure", "exposure_kind"))

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import frames
-from .errors import Problem, ValidationError
-from .frames import SOURCE_ROW, ParsedResponses
-from .instruments import Demographic, Instrument, fold_label
+from culture import frames
+from culture.errors import Problem, ValidationError
+from culture.frames import SOURCE_ROW, ParsedResponses
+from culture.measure.instrument import Demographic, Instrument, fold_label
 
 IGNORE = "ignore"
 _EXTRA_TARGETS = ("progress", "status", "channel")
@@ -122,7 +122,7 @@ def _read_mapping_doc(mapping: Any) -> tuple[Any, str]:
             raise ValidationError([Problem("", f"not valid UTF-8 YAML ({type(exc).__name__})")],
                                   source=str(path)) from None
     if path.suffix.lower() in {".csv", ".tsv", ".txt"}:
-        from .io import read_text_grid
+        from culture.ingest.readers import read_text_grid
 
         grid = read_text_grid(path)
         head = [_norm(c) for c in grid.iloc[0].tolist()]

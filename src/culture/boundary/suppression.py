@@ -62,10 +62,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .aggregate import ALL, RESPONDENTS, OrgIndex, WaveAggregates, org_index
-from .errors import ConfidentialityError, ConfigError
-from .frames import RESPONDENT, UNIT
-from .release import RELEASED, SPREAD, STATS, SUPPRESSED, SUPPRESSED_LABEL, Release, Thresholds
+from culture.boundary.aggregate import ALL, RESPONDENTS, OrgIndex, WaveAggregates, org_index
+from culture.boundary.release import (
+    RELEASED,
+    SPREAD,
+    STATS,
+    SUPPRESSED,
+    SUPPRESSED_LABEL,
+    Release,
+    Thresholds,
+)
+from culture.errors import ConfidentialityError, ConfigError
+from culture.frames import RESPONDENT, UNIT
 
 __all__ = ["SUPPRESSED_LABEL", "Release", "RereleaseRefused", "Thresholds", "build_release",
            "check_rerelease", "comments_long", "ledger_cells", "redact", "suppress", "unreleased_texts"]

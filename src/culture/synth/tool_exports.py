@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import frames
-from .errors import ConfigError
-from .instruments import Instrument
+from culture import frames
+from culture.errors import ConfigError
+from culture.measure.instrument import Instrument
 
 WRITE_FORMATS = ("qualtrics", "msforms", "csv", "xlsx", "googleforms", "limesurvey",
                  "surveymonkey", "spss")

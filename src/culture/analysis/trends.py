@@ -40,14 +40,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .aggregate import ALL, aggregate_measures, closure_table, codebooks_of, construct_favourable
-from .errors import ConfigError, InsufficientDataError, Problem, ProblemsError
-from .frames import PARENT, RESPONDENT, UNIT, WAVE, wave_index
-from .instruments import Instrument
-from .psychometrics import PsychometricsInputError, metric_invariance
-from .release import RELEASED, Release, Thresholds
-from .scoring import FLAG_COLUMNS, score
-from .trends import (
+from culture.boundary.aggregate import (
+    ALL,
+    aggregate_measures,
+    closure_table,
+    codebooks_of,
+    construct_favourable,
+)
+from culture.boundary.release import RELEASED, Release, Thresholds
+from culture.errors import ConfigError, InsufficientDataError, Problem, ProblemsError
+from culture.frames import PARENT, RESPONDENT, UNIT, WAVE, wave_index
+from culture.measure.instrument import Instrument
+from culture.measure.reliability import PsychometricsInputError, metric_invariance
+from culture.measure.scoring import FLAG_COLUMNS, score
+from culture.stats.change import (
     benjamini_hochberg,
     classify_change,
     individuals_chart,

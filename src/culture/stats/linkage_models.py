@@ -57,8 +57,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, special, stats
 
-from . import frames
-from .errors import (
+from culture import frames
+from culture.errors import (
     EXIT_BAD_INPUT,
     ConfigError,
     CultureError,

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import frames as F
-from .errors import ScoringError
-from .instruments import Instrument
+from culture import frames as F
+from culture.errors import ScoringError
+from culture.measure.instrument import Instrument
 
 FLAG_COLUMNS = ("straightliner", "speeder", "duplicate", "partial")
 EXCLUDABLE = frozenset(FLAG_COLUMNS)

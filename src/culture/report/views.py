@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML
 
-from .bundle import Bundle
-from .errors import ConfigError
-from .findings import OUTCOME_WORDS
-from .release import RELEASED, SUPPRESSED_LABEL, count_label, unit_paths
+from culture.analysis.findings import OUTCOME_WORDS
+from culture.boundary.bundle import Bundle
+from culture.boundary.release import RELEASED, SUPPRESSED_LABEL, count_label, unit_paths
+from culture.errors import ConfigError
 
 CSS = """
 <style>
@@ -225,7 +225,7 @@ def figure(fig, alt: str = "") -> HTML:
     """A matplotlib figure as an embedded PNG with alt text (self-contained HTML, no backend)."""
     import base64
 
-    from .plots import png
+    from culture.report.plots import png
 
     alt = alt or (fig.axes[0].get_title() if fig.axes else "") or "chart"
     data = base64.b64encode(png(fig)).decode("ascii")
@@ -279,7 +279,7 @@ QUALITY_SERIES = {"nc_customer": "nonconformities found by customers",
 
 def quality_figure(bundle: Bundle, unit_id: str) -> HTML:
     """The unit's quality outcomes over time, or a sentence when the registers do not cover it."""
-    from .plots import quality_over_time
+    from culture.report.plots import quality_over_time
 
     panel = bundle.table("quality_panel") if bundle.has("quality_panel") else pd.DataFrame()
     if panel.empty or unit_id not in set(panel["unit_id"]):

@@ -37,13 +37,13 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 
-from .bundle import Bundle
-from .errors import ConfidentialityError, NotebookError
-from .leakgate import neutralise_frame, scan_outputs
-from .notebook_params import validate_parameters
-from .release import RELEASED, unit_paths
+from culture.boundary.bundle import Bundle
+from culture.boundary.leakgate import neutralise_frame, scan_outputs
+from culture.boundary.release import RELEASED, unit_paths
+from culture.errors import ConfidentialityError, NotebookError
+from culture.report.params import validate_parameters
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 DOCUMENTS = (
     ("org_report", "Organisation report", "Participation, scores by unit, top findings, ISO 9001 evidence"),
     ("culture_trends", "Change over time", "Wave-on-wave change, trends, control charts, leader-staff gaps"),

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .instruments import ISO9001_511_LETTERS, ISO9001_CLAUSES, Instrument
-from .release import RELEASED, Release, unit_paths
-from .trends import benjamini_hochberg
+from culture.boundary.release import RELEASED, Release, unit_paths
+from culture.measure.instrument import ISO9001_511_LETTERS, ISO9001_CLAUSES, Instrument
+from culture.stats.change import benjamini_hochberg
 
 MEANINGFUL = "significant and meaningful"
 TIER = {"change": 300.0, "linkage": 200.0, "perception_gap": 200.0, "control_chart": 100.0}

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from culture.errors import ConfigError
 
 SCALARS = (str, int, float, bool)
 _TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}

@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import ConfidentialityError, ConfigError
-from .release import Release, file_sha256
+from culture.boundary.release import Release, file_sha256
+from culture.errors import ConfidentialityError, ConfigError
 
 FORMAT = "culture-bundle"
 FORMAT_VERSION = 1

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import ConfidentialityError
+from culture.errors import ConfidentialityError
 
 _BREACH_COLUMNS = ("check", "family", "measure", "unit_id", "demographic", "band", "other_unit",
                    "size", "k", "detail")

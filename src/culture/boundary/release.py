@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ConfidentialityError, ConfigError
+from culture.errors import ConfidentialityError, ConfigError
 
 # One neutral label for every withheld cell. It does not say "fewer than k",
 # because complementary suppression also hides cells with k or more people and

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .errors import InstrumentError, Problem
+from culture.errors import InstrumentError, Problem
 
 # ISO 9001:2015 clauses a culture construct can give evidence for, with titles
 # used in the evidence table. 5.1.1 has lettered sub-requirements a-j.
