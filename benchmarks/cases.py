@@ -156,7 +156,7 @@ def _ingest(quick: bool):
     import tempfile
     from pathlib import Path
 
-    from culture.ingest.readers import read_responses
+    from culture.ingest import read_responses
     from culture.synth.tool_exports import write_export
 
     instrument = load_default_instrument()
@@ -178,7 +178,7 @@ def _ingest(quick: bool):
     write_export(frame, instrument, path, fmt="csv")
     # VmHWM (peak resident set) of a fresh process: ru_maxrss would carry over the peak of
     # this benchmark process across fork+exec.
-    probe = ("import re; from culture.ingest.readers import read_responses; "
+    probe = ("import re; from culture.ingest import read_responses; "
              "from culture.measure.instrument import load_default_instrument; "
              "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]); "
              "before = hwm(); "

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from culture.errors import ConfigError
-from culture.ingest.readers import detect_format, read_responses
+from culture.ingest import detect_format, read_responses
 from culture.measure.instrument import load_default_instrument
 from culture.synth.tool_exports import WRITE_FORMATS, write_export
 

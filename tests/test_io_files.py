@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 
 from culture.errors import ConfigError, ValidationError
-from culture.ingest.readers import column_letter, decode_bytes, read_responses, sniff_delimiter
+from culture.ingest import column_letter, decode_bytes, read_responses, sniff_delimiter
 from culture.measure.instrument import load_instrument
 
 FIX = Path(__file__).parent / "fixtures" / "exports"

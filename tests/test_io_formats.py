@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from culture import frames
-from culture.ingest.readers import FORMATS, detect_format, read_responses
+from culture.ingest import FORMATS, detect_format, read_responses
 from culture.measure.instrument import load_instrument
 
 FIX = Path(__file__).parent / "fixtures" / "exports"

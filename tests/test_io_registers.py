@@ -17,7 +17,7 @@ import pytest
 
 from culture import frames
 from culture.errors import ConfigError, ValidationError
-from culture.ingest.readers import read_exposure, read_headcount, read_org, read_quality
+from culture.ingest import read_exposure, read_headcount, read_org, read_quality
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
 

@@ -644,7 +644,7 @@ def test_people_link_across_waves_as_planted_by_synth(tmp_path, ws, small_org):
 # --------------------------------------------------------------------------- culture.io
 
 def test_ingest_a_csv_export_through_culture_io(tmp_path, ws):
-    from culture.ingest import readers as io
+    from culture import ingest as io
 
     inst = parse_instrument(INSTRUMENT_DOC)
     acc = responses_frame(range(1, 7)).drop(columns=["wave", "source_row"])

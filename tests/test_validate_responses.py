@@ -20,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from culture.errors import ValidationError
-from culture.ingest.readers import read_responses
-from culture.ingest.validation import load_mapping
+from culture.ingest import load_mapping, read_responses
 from culture.measure.instrument import load_instrument, parse_instrument
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
@@ -338,7 +337,7 @@ def test_dates_to_naive_utc():
     so Google's 'GMT-5' must come out 5 hours *behind* UTC, not ahead."""
     import pandas as pd
 
-    from culture.ingest.validation import _parse_dates
+    from culture.ingest.responses import _parse_dates
 
     s = pd.Series(["2024-03-04 09:12:44", "", "not a date", "2024/03/04 9:12:44 PM GMT-5",
                    "3/4/2024 9:12", "2024-03-04T09:12:44Z"])

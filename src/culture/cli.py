@@ -45,7 +45,7 @@ import pandas as pd
 
 from culture import errors
 from culture import frames as F
-from culture.ingest.readers import FORMATS, PARTIAL_POLICIES
+from culture.ingest import FORMATS, PARTIAL_POLICIES
 
 _ROW_LIMIT = 20  # rows named per reason in a summary; the full list stays in the store
 
@@ -352,7 +352,7 @@ def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
     aside by the reader (excluded, invalid, duplicates) can be listed with
     their reasons, in a dry run too, and the progress bar has real stages.
     """
-    from culture.ingest.readers import read_responses
+    from culture.ingest import read_responses
     from culture.measure.instrument import default_instrument_path, load_instrument
 
     path = Path(args.file)

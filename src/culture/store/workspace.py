@@ -892,7 +892,7 @@ class Workspace:
                             instrument_id=instrument.id)
         if no_op is not None:
             return no_op
-        from culture.ingest.readers import (
+        from culture.ingest import (
             read_responses,  # lazy: io is heavy and optional for readers of the store
         )
 
@@ -991,7 +991,7 @@ class Workspace:
     def ingest_org(self, path: str | os.PathLike[str], *, wave: str,
                    dry_run: bool = False) -> ImportReport:
         """Import an org chart (``culture.io.read_org``) as the org tree of ``wave``."""
-        from culture.ingest.readers import read_org
+        from culture.ingest import read_org
 
         return self._ingest_path(path, "org", lambda p: read_org(p, wave=wave), wave=wave,
                                  dry_run=dry_run)
@@ -999,7 +999,7 @@ class Workspace:
     def ingest_headcount(self, path: str | os.PathLike[str], *, wave: str,
                          dry_run: bool = False) -> ImportReport:
         """Import the people invited per unit for ``wave`` (``culture.io.read_headcount``)."""
-        from culture.ingest.readers import read_headcount
+        from culture.ingest import read_headcount
 
         return self._ingest_path(path, "headcount", lambda p: read_headcount(p, wave=wave), wave=wave,
                                  dry_run=dry_run)
@@ -1007,7 +1007,7 @@ class Workspace:
     def ingest_quality(self, path: str | os.PathLike[str], *, kind: str,
                        dry_run: bool = False) -> ImportReport:
         """Import a QMS register of one ``kind`` (``culture.io.read_quality``)."""
-        from culture.ingest.readers import read_quality
+        from culture.ingest import read_quality
 
         _check_quality_kind(kind)
         return self._ingest_path(path, "quality", lambda p: read_quality(p, kind=kind),
@@ -1016,7 +1016,7 @@ class Workspace:
     def ingest_exposure(self, path: str | os.PathLike[str], *,
                         dry_run: bool = False) -> ImportReport:
         """Import exposure per unit and quarter (``culture.io.read_exposure``)."""
-        from culture.ingest.readers import read_exposure
+        from culture.ingest import read_exposure
 
         return self._ingest_path(path, "exposure", read_exposure, dry_run=dry_run)
 

@@ -1,40 +1,37 @@
-"""Row and column contracts for survey exports and org / quality files.
+"""Survey responses: map an export's columns onto the instrument and check every cell.
 
-:func:`validate_responses` maps the columns of a :class:`culture.io.RawExport`
+:func:`validate_responses` maps the columns of a :class:`~culture.ingest.formats.RawExport`
 onto an instrument and checks every cell in one vectorised pass. Every data row
 ends up in exactly one of ``accepted``, ``rejected`` (kind ``excluded`` for rows
 that are not real responses, ``invalid`` for bad data; one row per problem) or
 ``duplicates``. Reasons name the column and what is allowed, never the cell's
 content. File-level problems (unknown or unmapped columns, an instrument item
 missing from the file, nothing accepted) raise one :class:`ValidationError`
-listing all of them.
-
-The ``check_*`` functions do the same for the org chart, headcount, quality
-registers and exposure files read by :mod:`culture.io`.
+listing all of them. :func:`read_responses` is the whole path from a file.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from culture import frames
-from culture.errors import Problem, ValidationError
+from culture.errors import ConfigError, Problem, ValidationError
 from culture.frames import SOURCE_ROW, ParsedResponses
+from culture.ingest.formats import load_export
+from culture.ingest.mapping import IGNORE, ColumnMapping, load_mapping
+from culture.ingest.textgrid import NUMBER_RE, fold_header, short_text
 from culture.measure.instrument import Demographic, Instrument, fold_label
 
-IGNORE = "ignore"
-_EXTRA_TARGETS = ("progress", "status", "channel")
-_NUMBER_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+PARTIAL_POLICIES = ("keep", "reject")
 _BRACKET_RE = re.compile(r"^(?P<stem>.*?)\s*\[(?P<inner>[^\[\]]+)\]\s*$")
-_SHORT = 48
+
 
 # Canonical metadata and the normalised header names tools use for it (formats §1-6).
 # Normalised = letters and digits only, case-folded (culture.io._norm).
@@ -83,131 +80,6 @@ _FALSE = {"0", "false", "no", "n"}
 _LIME_ANON_DATE = pd.Timestamp("1980-01-01 00:00:00")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[\W_]+", "", str(text).casefold())
-
-
-def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= _SHORT else text[:_SHORT - 3] + "..."
-
-
-# --------------------------------------------------------------------------- mapping
-
-@dataclass(frozen=True)
-class ColumnMapping:
-    """A user's mapping for one export.
-
-    ``columns``: folded source header (tag, text, ImportId or variable name) ->
-    canonical column or ``ignore``. ``values``: folded answer -> instrument code
-    (e.g. LimeSurvey ``A1`` -> 1). ``absent``: items / demographics that this
-    export does not contain on purpose.
-    """
-
-    columns: Mapping[str, str] = field(default_factory=dict)
-    values: Mapping[str, int] = field(default_factory=dict)
-    absent: frozenset[str] = frozenset()
-
-
-def _read_mapping_doc(mapping: Any) -> tuple[Any, str]:
-    if isinstance(mapping, Mapping):
-        return dict(mapping), "mapping"
-    path = Path(mapping)
-    if not path.exists():
-        raise ValidationError([Problem("", "mapping file not found")], source=str(path))
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        try:
-            return yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}, str(path)
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ValidationError([Problem("", f"not valid UTF-8 YAML ({type(exc).__name__})")],
-                                  source=str(path)) from None
-    if path.suffix.lower() in {".csv", ".tsv", ".txt"}:
-        from culture.ingest.readers import read_text_grid
-
-        grid = read_text_grid(path)
-        head = [_norm(c) for c in grid.iloc[0].tolist()]
-        if head[:2] != ["source", "target"]:
-            raise ValidationError([Problem("row 1", "a CSV mapping needs the header "
-                                           "'source,target'")], source=str(path))
-        body = grid.iloc[1:, :2]
-        return {"columns": dict(zip(body[0].str.strip(), body[1].str.strip(), strict=True))}, \
-            str(path)
-    raise ValidationError([Problem("", "a mapping file must be .yaml, .yml or .csv")],
-                          source=str(path))
-
-
-def load_mapping(mapping: Any, instrument: Instrument) -> ColumnMapping:
-    """Load a response mapping from a dict, a YAML file or a ``source,target`` CSV file.
-
-    YAML form::
-
-        columns:                 # source header -> canonical column, or ignore
-          Q5_1: LC1
-          Team: unit_id
-          Q_Extra: ignore
-        values: {A1: 1, A2: 2}   # optional: answer text -> instrument code
-        absent: [LC6]            # optional: instrument columns this export lacks
-
-    A YAML document without ``columns`` is read as the ``columns`` table itself.
-    Targets must be instrument items, comments or demographics, canonical
-    metadata names (``response_id``, ``respondent``, ``unit_id``, ``wave``,
-    ``started_at``, ``submitted_at``, ``duration_s``, ``finished``, ``progress``,
-    ``status``) or ``ignore``; every bad entry is listed in one ValidationError.
-    """
-    if mapping is None:
-        return ColumnMapping()
-    if isinstance(mapping, ColumnMapping):
-        return mapping
-    doc, source = _read_mapping_doc(mapping)
-    problems: list[Problem] = []
-    if not isinstance(doc, Mapping):
-        raise ValidationError([Problem("", "expected a mapping of source column -> target")],
-                              source=source)
-    known_keys = {"columns", "values", "absent"}
-    if "columns" not in doc and not (set(doc) & {"values", "absent"}):
-        doc = {"columns": doc}
-    for k in sorted(set(doc) - known_keys, key=str):
-        problems.append(Problem(str(k), f"unknown key; allowed: {', '.join(sorted(known_keys))}"))
-    targets = {*instrument.item_ids, *(c.id for c in instrument.comments),
-               *(d.id for d in instrument.demographics), *frames.META_COLUMNS, *_EXTRA_TARGETS}
-    columns: dict[str, str] = {}
-    raw_cols = doc.get("columns") or {}
-    if not isinstance(raw_cols, Mapping):
-        problems.append(Problem("columns", "expected a mapping source column -> target"))
-        raw_cols = {}
-    for src, tgt in raw_cols.items():
-        tgt_s = str(tgt).strip() if tgt is not None else ""
-        if tgt_s != IGNORE and tgt_s not in targets:
-            problems.append(Problem(f"columns[{_short(src)}]",
-                                    f"target {_short(tgt_s)!r} is not an instrument column, a "
-                                    f"metadata column ({', '.join(frames.META_COLUMNS)}) or "
-                                    f"'{IGNORE}'"))
-        columns[fold_label(str(src))] = tgt_s
-    scale = instrument.scale
-    allowed = {*scale.codes, *scale.non_substantive}
-    values: dict[str, int] = {}
-    raw_vals = doc.get("values") or {}
-    if not isinstance(raw_vals, Mapping):
-        problems.append(Problem("values", "expected a mapping answer -> code"))
-        raw_vals = {}
-    for src, code in raw_vals.items():
-        if isinstance(code, bool) or not isinstance(code, int) or code not in allowed:
-            problems.append(Problem(f"values[{_short(src)}]",
-                                    f"code must be one of {sorted(allowed)}"))
-        else:
-            values[fold_label(str(src))] = code
-    absent = doc.get("absent") or []
-    if not isinstance(absent, list):
-        problems.append(Problem("absent", "expected a list of item or demographic ids"))
-        absent = []
-    optional = {*instrument.item_ids, *(d.id for d in instrument.demographics)}
-    for a in absent:
-        if a not in optional:
-            problems.append(Problem("absent", f"{_short(a)!r} is not an item or demographic id"))
-    if problems:
-        raise ValidationError(problems, source=source)
-    return ColumnMapping(columns=columns, values=values, absent=frozenset(map(str, absent)))
-
 
 # --------------------------------------------------------------------------- columns
 
@@ -241,7 +113,7 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
     for name in (*instrument.item_ids, *(c.id for c in instrument.comments),
                  *(d.id for d in instrument.demographics), *frames.META_COLUMNS):
         ids.setdefault(fold_label(name), name)
-        ids.setdefault(_norm(name), name)
+        ids.setdefault(fold_header(name), name)
     texts: dict[str, str] = {}
     for it in instrument.items:
         texts[fold_label(it.text)] = it.id
@@ -262,7 +134,7 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
                 unknown.append(f"column {col.letter} (no header)")
             continue
         folded = [fold_label(c) for c in cands]
-        normed = [_norm(c) for c in cands]
+        normed = [fold_header(c) for c in cands]
         target = next((mapping.columns[f] for f in folded if f in mapping.columns), None)
         if target is None:
             target = next((ids.get(f) or ids.get(n) for f, n in zip(folded, normed, strict=True)
@@ -280,7 +152,7 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
                                   for f, n in zip(folded, normed, strict=True)):
             target = IGNORE
         if target is None:
-            unknown.append(f"column {col.letter} {_short(col.header)!r}")
+            unknown.append(f"column {col.letter} {short_text(col.header)!r}")
             continue
         if target == IGNORE:
             continue
@@ -341,7 +213,7 @@ class _Rejects:
 
 
 def _where(col: Any) -> str:
-    return f"column {col.letter} ({_short(col.header)!r})"
+    return f"column {col.letter} ({short_text(col.header)!r})"
 
 
 def _scale_text(instrument: Instrument) -> str:
@@ -366,9 +238,9 @@ def _item_codes(cells: pd.Series, instrument: Instrument, mapping: ColumnMapping
     for u in pd.unique(cells):
         f = fold_label(u)
         value: Any = mapping.values.get(f)
-        if value is None and u in value_labels and not _NUMBER_RE.match(u):
+        if value is None and u in value_labels and not NUMBER_RE.match(u):
             f = fold_label(value_labels[u])
-        if value is None and _NUMBER_RE.match(f):
+        if value is None and NUMBER_RE.match(f):
             num = float(f)
             value = int(num) if num.is_integer() else num
         elif value is None and f in labels:
@@ -422,7 +294,7 @@ def _parse_dates(cells: pd.Series, timezone: str | None) -> pd.Series:
     text = text.str.replace(r"\s*(?:GMT|UTC)$", " +00:00", regex=True)
     blank = text.eq("")
     aware = text.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True)
-    zone = timezone if timezone and _norm(timezone) not in {"utc", "z", "gmt"} else None
+    zone = timezone if timezone and fold_header(timezone) not in {"utc", "z", "gmt"} else None
     out = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
     for sel, local in ((~blank & aware, False), (~blank & ~aware, True)):
         if not sel.any():
@@ -461,7 +333,7 @@ def _status_codes(cells: pd.Series) -> pd.Series:
         f = fold_label(u)
         if not f:
             table[u] = 0.0
-        elif _NUMBER_RE.match(f):
+        elif NUMBER_RE.match(f):
             table[u] = float(f)
         else:
             table[u] = float(_STATUS_LABELS.get(f, np.nan))
@@ -687,266 +559,41 @@ def _accepted(out: Mapping[str, pd.Series], good: np.ndarray,
     return frame
 
 
-# --------------------------------------------------------------------------- tables
 
-_TABLE_ALIASES = {
-    "event_id": {"eventid", "id"},
-    "unit_id": {"unitid", "unit"},
-    "parent_id": {"parentid", "parent", "parentunit", "parentunitid"},
-    "name": {"name", "unitname"},
-    "wave": {"wave"},
-    "invited": {"invited", "headcount"},
-    "opened": {"opened", "openedat", "opendate", "dateopened"},
-    "closed": {"closed", "closedat", "closedate", "dateclosed"},
-    "due": {"due", "duedate", "dueat"},
-    "severity": {"severity"},
-    "detected": {"detected", "detectedby"},
-    "quarter": {"quarter"},
-    "exposure": {"exposure"},
-    "exposure_kind": {"exposurekind"},
-}
-_REQUIRED = {"unit_id"}
-_REQUIRED_BY = {"parent_id": {"unit_id", "parent_id"}, "invited": {"unit_id", "invited"},
-                "opened": {"event_id", "unit_id", "opened"},
-                "exposure": {"unit_id", "quarter", "exposure"}}
+def read_responses(path: str | Path, instrument: Instrument, *, fmt: str | None = None,
+                   mapping: Any = None, partial: str = "keep",
+                   encoding: str | None = None) -> ParsedResponses:
+    """Read and validate one survey export.
 
+    Parameters
+    ----------
+    path : the export file (CSV/TSV/TXT, XLSX or SAV).
+    instrument : the survey instrument the export answers.
+    fmt : one of :data:`FORMATS`; ``None`` detects it with :func:`detect_format`.
+    mapping : a YAML or CSV mapping file, or a dict (see :func:`culture.validate.load_mapping`):
+        source column -> canonical column or ``ignore``, optional answer ``values`` and
+        ``absent`` items.
+    partial : ``keep`` (flagged ``finished=False``) or ``reject`` (rows go to ``rejected``
+        with kind ``excluded``) for Qualtrics ``Finished=0`` / LimeSurvey empty ``submitdate``.
+    encoding : declared text encoding; by default a BOM, UTF-8, UTF-16 or cp1252 is detected.
 
-def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any,
-                  source: str) -> list[str | None]:
-    """Canonical name (or None = not used) per header cell of an org / register table.
+    Returns
+    -------
+    ParsedResponses
+        ``accepted`` in the canonical shape of :mod:`culture.frames` plus ``source_row``
+        (the row number seen in a spreadsheet, header rows counted).
 
-    Columns outside ``canonical`` are ignored: registers carry descriptions and
-    other free text that the workbench must not ingest.
+    Raises
+    ------
+    ValidationError
+        File-level problems (unreadable, empty, unknown or unmapped columns, every row
+        rejected), all listed at once.
+    ConfigError
+        An unknown ``fmt``, ``partial`` or ``encoding``.
     """
-    user: dict[str, str] = {}
-    if mapping is not None:
-        doc, msource = _read_mapping_doc(mapping)
-        doc = doc.get("columns", doc) if isinstance(doc, Mapping) else {}
-        bad = [Problem(f"columns[{_short(k)}]", f"target {_short(v)!r} not one of "
-                       f"{', '.join(canonical)} or '{IGNORE}'")
-               for k, v in doc.items() if str(v) not in {*canonical, IGNORE}]
-        if bad:
-            raise ValidationError(bad, source=msource)
-        user = {fold_label(str(k)): str(v) for k, v in doc.items()}
-    names: list[str | None] = []
-    for h in header:
-        target = user.get(fold_label(h))
-        if target is None:
-            target = next((c for c in canonical if _norm(h) in _TABLE_ALIASES.get(c, {c})), None)
-        names.append(None if target in (None, IGNORE) else target)
-    problems = []
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name is None:
-            continue
-        if name in seen:
-            problems.append(Problem(f"header, columns {seen[name] + 1} and {i + 1}",
-                                    f"both map to {name!r}"))
-        seen.setdefault(name, i)
-    required = next((v for k, v in _REQUIRED_BY.items() if k in canonical), _REQUIRED)
-    for r in sorted(required - set(seen)):
-        problems.append(Problem("header", f"required column {r!r} not found (map it with "
-                                "mapping={'<your header>': '" + r + "'})"))
-    if problems:
-        raise ValidationError(problems, source=source)
-    return names
-
-
-def _blank(s: pd.Series) -> np.ndarray:
-    return s.str.strip().eq("").to_numpy()
-
-
-def _row_problems(mask: np.ndarray, rows: np.ndarray, column: str, message: str) -> list[Problem]:
-    return [Problem(f"row {r}, column {column}", message) for r in rows[mask]]
-
-
-def _duplicates(keys: pd.DataFrame, rows: np.ndarray, column: str, what: str) -> list[Problem]:
-    dup = keys.duplicated(keep=False).to_numpy()
-    if not dup.any():
-        return []
-    first = pd.Series(rows).groupby([keys[c].to_numpy() for c in keys.columns],
-                                    sort=False).transform("first").to_numpy()
-    later = dup & (first != rows)
-    return [Problem(f"row {r}, column {column}", f"duplicate {what} (first at row {f})")
-            for r, f in zip(rows[later], first[later], strict=True)]
-
-
-def _org_units(org: pd.DataFrame | None) -> set[str] | None:
-    return None if org is None else set(org[frames.UNIT].astype(str))
-
-
-def _unknown_units(units: pd.Series, rows: np.ndarray, org: pd.DataFrame | None) -> list[Problem]:
-    known = _org_units(org)
-    if known is None:
-        return []
-    bad = (~units.isin(list(known)) & units.ne("")).to_numpy()
-    return _row_problems(bad, rows, "unit_id", "unit is not in the org tree")
-
-
-def _wave_column(body: pd.DataFrame, rows: np.ndarray, wave: str | None,
-                 problems: list[Problem]) -> pd.Series:
-    if wave is not None and not frames.WAVE_RE.match(wave):
-        problems.append(Problem("wave", "wave= must look like 2026Q3 (YYYYQn)"))
-    if "wave" in body:
-        w = body["wave"].str.strip()
-        w = w.where(w.ne(""), wave if wave is not None else "")
-        bad = (w.ne("") & ~w.str.match(frames.WAVE_RE.pattern)).to_numpy()
-        problems += _row_problems(bad, rows, "wave", "wave must look like 2026Q3 (YYYYQn)")
-        return w.astype(object).where(w.ne(""), None)
-    return pd.Series([wave] * len(body), dtype=object)
-
-
-def check_org(body: pd.DataFrame, rows: np.ndarray, *, wave: str | None,
-              source: str) -> pd.DataFrame:
-    """Validate an org chart table (see :func:`culture.io.read_org`)."""
-    problems: list[Problem] = []
-    unit = body["unit_id"].str.strip()
-    parent = body["parent_id"].str.strip()
-    name = body["name"].str.strip() if "name" in body else unit
-    waves = _wave_column(body, rows, wave, problems)
-    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
-    key = pd.DataFrame({"w": waves.fillna(""), "u": unit})
-    problems += _duplicates(key, rows, "unit_id", "unit id")
-    levels = pd.Series(0, index=body.index, dtype="int64")
-    for w, idx in key.groupby("w", sort=False).groups.items():
-        sub_rows = rows[idx]
-        u, p = unit[idx], parent[idx]
-        where = f" in wave {w}" if w else ""
-        roots = p.eq("").to_numpy()
-        if roots.sum() != 1:
-            listed = ", ".join(str(r) for r in sub_rows[roots]) or "none"
-            problems.append(Problem("parent_id", f"the org tree needs exactly one root (a unit "
-                                    f"with blank parent_id){where}; found {int(roots.sum())} "
-                                    f"(rows: {listed})"))
-        known = set(u)
-        orphan = (~roots) & ~p.isin(list(known)).to_numpy()
-        problems += [Problem(f"row {r}, column parent_id", f"parent {pid!r} is not a unit in "
-                             f"the file{where}") for r, pid in zip(sub_rows[orphan],
-                                                                   p[orphan], strict=True)]
-        parent_of = dict(zip(u, p, strict=True))
-        depth, cyclic = _depths(parent_of)
-        for c in sorted(cyclic):
-            problems.append(Problem(f"unit {c!r}", f"is part of a parent cycle{where}"))
-        levels[idx] = u.map(depth).fillna(0).astype("int64").to_numpy()
-    if problems:
-        raise ValidationError(problems, source=source)
-    return pd.DataFrame({"wave": waves, "unit_id": unit.astype(str),
-                         "parent_id": parent.astype(object).where(parent.ne(""), None),
-                         "name": name.astype(str), "level": levels})
-
-
-def _depths(parent_of: Mapping[str, str]) -> tuple[dict[str, int], set[str]]:
-    """Depth of each unit (root 0) and the units on a cycle. Org trees are small."""
-    depth: dict[str, int] = {}
-    cyclic: set[str] = set()
-    for start in parent_of:
-        path: list[str] = []
-        node = start
-        while node in parent_of and node not in depth and node not in path:
-            path.append(node)
-            node = parent_of[node]
-        if node in path:  # walked into our own path: a cycle
-            cyclic.update(path[path.index(node):])
-            base = None
-        elif node in depth:
-            base = depth[node]
-        else:  # reached the root's blank parent or an unknown parent
-            base = -1
-        for k, p in enumerate(reversed(path)):
-            if p in cyclic or base is None:
-                depth[p] = 0
-            else:
-                depth[p] = base + 1 + k
-    return depth, cyclic
-
-
-def _whole_numbers(s: pd.Series) -> pd.Series:
-    num = pd.to_numeric(s.str.strip().where(s.str.match(_NUMBER_RE.pattern)), errors="coerce")
-    return num.where(num.notna() & (num % 1 == 0))
-
-
-def check_headcount(body: pd.DataFrame, rows: np.ndarray, *, wave: str | None,
-                    org: pd.DataFrame | None, source: str) -> pd.DataFrame:
-    """Validate a headcount table (see :func:`culture.io.read_headcount`)."""
-    problems: list[Problem] = []
-    unit = body["unit_id"].str.strip()
-    waves = _wave_column(body, rows, wave, problems)
-    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
-    invited = _whole_numbers(body["invited"])
-    problems += _row_problems((invited.isna() | (invited < 0)).to_numpy(), rows, "invited",
-                              "invited must be a whole number >= 0")
-    problems += _duplicates(pd.DataFrame({"w": waves.fillna(""), "u": unit}), rows, "unit_id",
-                            "unit (per wave)")
-    problems += _unknown_units(unit, rows, org)
-    if problems:
-        raise ValidationError(problems, source=source)
-    return pd.DataFrame({"wave": waves, "unit_id": unit.astype(str),
-                         "invited": invited.astype("int64")})
-
-
-def _dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    text = s.str.strip()
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce").astype("datetime64[ns]")
-    return parsed, (text.ne("") & parsed.isna()).to_numpy()
-
-
-def check_quality(body: pd.DataFrame, rows: np.ndarray, *, kind: str, org: pd.DataFrame | None,
-                  source: str) -> pd.DataFrame:
-    """Validate a quality register (see :func:`culture.io.read_quality`)."""
-    problems: list[Problem] = []
-    eid = body["event_id"].str.strip()
-    unit = body["unit_id"].str.strip()
-    problems += _row_problems(_blank(eid), rows, "id", "register id is blank")
-    problems += _duplicates(pd.DataFrame({"e": eid}), rows, "id", "register id")
-    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
-    problems += _unknown_units(unit, rows, org)
-    out = {"event_id": eid.astype(str), "kind": pd.Series([kind] * len(body), dtype=str),
-           "unit_id": unit.astype(str)}
-    for col in ("opened", "closed", "due"):
-        if col not in body:
-            out[col] = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
-            continue
-        out[col], bad = _dates(body[col])
-        problems += _row_problems(bad, rows, col, "not a date; use YYYY-MM-DD (an impossible "
-                                  "date such as 2024-02-30 is also reported here)")
-    problems += _row_problems(out["opened"].isna().to_numpy() & _blank(body["opened"]), rows,
-                              "opened", "opened date is blank")
-    for col in ("closed", "due"):
-        before = (out[col] < out["opened"]).to_numpy()
-        problems += _row_problems(before, rows, col, f"{col} date is before the opened date")
-    for col, allowed in (("severity", frames.SEVERITIES), ("detected", ("internal", "customer"))):
-        s = body[col].str.strip().str.casefold() if col in body else \
-            pd.Series([""] * len(body), index=body.index)
-        bad = (s.ne("") & ~s.isin(list(allowed))).to_numpy()
-        problems += _row_problems(bad, rows, col, f"must be one of {', '.join(allowed)} or blank")
-        default = "customer" if col == "detected" and kind == "complaint" else None
-        out[col] = s.astype(object).where(s.ne(""), default)
-    if problems:
-        raise ValidationError(problems, source=source)
-    return pd.DataFrame(out)[["event_id", "kind", "unit_id", "opened", "closed", "due",
-                              "severity", "detected"]]
-
-
-def check_exposure(body: pd.DataFrame, rows: np.ndarray, *, org: pd.DataFrame | None,
-                   exposure_kind: str, source: str) -> pd.DataFrame:
-    """Validate an exposure table (see :func:`culture.io.read_exposure`)."""
-    problems: list[Problem] = []
-    unit = body["unit_id"].str.strip()
-    quarter = body["quarter"].str.strip()
-    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
-    problems += _row_problems((~quarter.str.match(frames.WAVE_RE.pattern)).to_numpy(), rows,
-                              "quarter", "quarter must look like 2026Q3 (YYYYQn)")
-    text = body["exposure"].str.strip()
-    value = pd.to_numeric(text.where(text.str.match(_NUMBER_RE.pattern)), errors="coerce")
-    problems += _row_problems((value.isna() | (value <= 0)).to_numpy(), rows, "exposure",
-                              "exposure must be a number > 0 (it enters a log offset)")
-    problems += _duplicates(pd.DataFrame({"u": unit, "q": quarter}), rows, "unit_id",
-                            "unit and quarter")
-    problems += _unknown_units(unit, rows, org)
-    if problems:
-        raise ValidationError(problems, source=source)
-    kind = body["exposure_kind"].str.strip() if "exposure_kind" in body else \
-        pd.Series([""] * len(body), index=body.index)
-    return pd.DataFrame({"unit_id": unit.astype(str), "quarter": quarter.astype(str),
-                         "exposure": value.astype("float64"),
-                         "exposure_kind": kind.where(kind.ne(""), exposure_kind).astype(str)})
+    if partial not in PARTIAL_POLICIES:
+        raise ConfigError(f"partial={partial!r} is not allowed; use one of "
+                          f"{', '.join(PARTIAL_POLICIES)}")
+    spec = load_mapping(mapping, instrument)
+    raw = load_export(path, fmt=fmt, encoding=encoding)
+    return validate_responses(raw, instrument, mapping=spec, partial=partial)

@@ -1,0 +1,363 @@
+"""Org charts, headcounts, QMS registers and exposure: one-header-row tables.
+
+Each reader maps the header onto canonical names (aliases, or a user's mapping),
+checks every row and raises one :class:`ValidationError` listing every problem
+by row and column, never quoting a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from culture import frames
+from culture.errors import ConfigError, Problem, ValidationError
+from culture.ingest.mapping import IGNORE, read_mapping_doc
+from culture.ingest.textgrid import NUMBER_RE, fail, fold_header, is_spss, read_grid, short_text
+from culture.measure.instrument import fold_label
+
+# --------------------------------------------------------------------------- tables
+
+_TABLE_ALIASES = {
+    "event_id": {"eventid", "id"},
+    "unit_id": {"unitid", "unit"},
+    "parent_id": {"parentid", "parent", "parentunit", "parentunitid"},
+    "name": {"name", "unitname"},
+    "wave": {"wave"},
+    "invited": {"invited", "headcount"},
+    "opened": {"opened", "openedat", "opendate", "dateopened"},
+    "closed": {"closed", "closedat", "closedate", "dateclosed"},
+    "due": {"due", "duedate", "dueat"},
+    "severity": {"severity"},
+    "detected": {"detected", "detectedby"},
+    "quarter": {"quarter"},
+    "exposure": {"exposure"},
+    "exposure_kind": {"exposurekind"},
+}
+_REQUIRED = {"unit_id"}
+_REQUIRED_BY = {"parent_id": {"unit_id", "parent_id"}, "invited": {"unit_id", "invited"},
+                "opened": {"event_id", "unit_id", "opened"},
+                "exposure": {"unit_id", "quarter", "exposure"}}
+
+
+def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any,
+                  source: str) -> list[str | None]:
+    """Canonical name (or None = not used) per header cell of an org / register table.
+
+    Columns outside ``canonical`` are ignored: registers carry descriptions and
+    other free text that the workbench must not ingest.
+    """
+    user: dict[str, str] = {}
+    if mapping is not None:
+        doc, msource = read_mapping_doc(mapping)
+        doc = doc.get("columns", doc) if isinstance(doc, Mapping) else {}
+        bad = [Problem(f"columns[{short_text(k)}]", f"target {short_text(v)!r} not one of "
+                       f"{', '.join(canonical)} or '{IGNORE}'")
+               for k, v in doc.items() if str(v) not in {*canonical, IGNORE}]
+        if bad:
+            raise ValidationError(bad, source=msource)
+        user = {fold_label(str(k)): str(v) for k, v in doc.items()}
+    names: list[str | None] = []
+    for h in header:
+        target = user.get(fold_label(h))
+        if target is None:
+            target = next((c for c in canonical if fold_header(h) in _TABLE_ALIASES.get(c, {c})), None)
+        names.append(None if target in (None, IGNORE) else target)
+    problems = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name is None:
+            continue
+        if name in seen:
+            problems.append(Problem(f"header, columns {seen[name] + 1} and {i + 1}",
+                                    f"both map to {name!r}"))
+        seen.setdefault(name, i)
+    required = next((v for k, v in _REQUIRED_BY.items() if k in canonical), _REQUIRED)
+    for r in sorted(required - set(seen)):
+        problems.append(Problem("header", f"required column {r!r} not found (map it with "
+                                "mapping={'<your header>': '" + r + "'})"))
+    if problems:
+        raise ValidationError(problems, source=source)
+    return names
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    return s.str.strip().eq("").to_numpy()
+
+
+def _row_problems(mask: np.ndarray, rows: np.ndarray, column: str, message: str) -> list[Problem]:
+    return [Problem(f"row {r}, column {column}", message) for r in rows[mask]]
+
+
+def _duplicates(keys: pd.DataFrame, rows: np.ndarray, column: str, what: str) -> list[Problem]:
+    dup = keys.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return []
+    first = pd.Series(rows).groupby([keys[c].to_numpy() for c in keys.columns],
+                                    sort=False).transform("first").to_numpy()
+    later = dup & (first != rows)
+    return [Problem(f"row {r}, column {column}", f"duplicate {what} (first at row {f})")
+            for r, f in zip(rows[later], first[later], strict=True)]
+
+
+def _org_units(org: pd.DataFrame | None) -> set[str] | None:
+    return None if org is None else set(org[frames.UNIT].astype(str))
+
+
+def _unknown_units(units: pd.Series, rows: np.ndarray, org: pd.DataFrame | None) -> list[Problem]:
+    known = _org_units(org)
+    if known is None:
+        return []
+    bad = (~units.isin(list(known)) & units.ne("")).to_numpy()
+    return _row_problems(bad, rows, "unit_id", "unit is not in the org tree")
+
+
+def _wave_column(body: pd.DataFrame, rows: np.ndarray, wave: str | None,
+                 problems: list[Problem]) -> pd.Series:
+    if wave is not None and not frames.WAVE_RE.match(wave):
+        problems.append(Problem("wave", "wave= must look like 2026Q3 (YYYYQn)"))
+    if "wave" in body:
+        w = body["wave"].str.strip()
+        w = w.where(w.ne(""), wave if wave is not None else "")
+        bad = (w.ne("") & ~w.str.match(frames.WAVE_RE.pattern)).to_numpy()
+        problems += _row_problems(bad, rows, "wave", "wave must look like 2026Q3 (YYYYQn)")
+        return w.astype(object).where(w.ne(""), None)
+    return pd.Series([wave] * len(body), dtype=object)
+
+
+def check_org(body: pd.DataFrame, rows: np.ndarray, *, wave: str | None,
+              source: str) -> pd.DataFrame:
+    """Validate an org chart table (see :func:`culture.io.read_org`)."""
+    problems: list[Problem] = []
+    unit = body["unit_id"].str.strip()
+    parent = body["parent_id"].str.strip()
+    name = body["name"].str.strip() if "name" in body else unit
+    waves = _wave_column(body, rows, wave, problems)
+    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
+    key = pd.DataFrame({"w": waves.fillna(""), "u": unit})
+    problems += _duplicates(key, rows, "unit_id", "unit id")
+    levels = pd.Series(0, index=body.index, dtype="int64")
+    for w, idx in key.groupby("w", sort=False).groups.items():
+        sub_rows = rows[idx]
+        u, p = unit[idx], parent[idx]
+        where = f" in wave {w}" if w else ""
+        roots = p.eq("").to_numpy()
+        if roots.sum() != 1:
+            listed = ", ".join(str(r) for r in sub_rows[roots]) or "none"
+            problems.append(Problem("parent_id", f"the org tree needs exactly one root (a unit "
+                                    f"with blank parent_id){where}; found {int(roots.sum())} "
+                                    f"(rows: {listed})"))
+        known = set(u)
+        orphan = (~roots) & ~p.isin(list(known)).to_numpy()
+        problems += [Problem(f"row {r}, column parent_id", f"parent {pid!r} is not a unit in "
+                             f"the file{where}") for r, pid in zip(sub_rows[orphan],
+                                                                   p[orphan], strict=True)]
+        parent_of = dict(zip(u, p, strict=True))
+        depth, cyclic = _depths(parent_of)
+        for c in sorted(cyclic):
+            problems.append(Problem(f"unit {c!r}", f"is part of a parent cycle{where}"))
+        levels[idx] = u.map(depth).fillna(0).astype("int64").to_numpy()
+    if problems:
+        raise ValidationError(problems, source=source)
+    return pd.DataFrame({"wave": waves, "unit_id": unit.astype(str),
+                         "parent_id": parent.astype(object).where(parent.ne(""), None),
+                         "name": name.astype(str), "level": levels})
+
+
+def _depths(parent_of: Mapping[str, str]) -> tuple[dict[str, int], set[str]]:
+    """Depth of each unit (root 0) and the units on a cycle. Org trees are small."""
+    depth: dict[str, int] = {}
+    cyclic: set[str] = set()
+    for start in parent_of:
+        path: list[str] = []
+        node = start
+        while node in parent_of and node not in depth and node not in path:
+            path.append(node)
+            node = parent_of[node]
+        if node in path:  # walked into our own path: a cycle
+            cyclic.update(path[path.index(node):])
+            base = None
+        elif node in depth:
+            base = depth[node]
+        else:  # reached the root's blank parent or an unknown parent
+            base = -1
+        for k, p in enumerate(reversed(path)):
+            if p in cyclic or base is None:
+                depth[p] = 0
+            else:
+                depth[p] = base + 1 + k
+    return depth, cyclic
+
+
+def _whole_numbers(s: pd.Series) -> pd.Series:
+    num = pd.to_numeric(s.str.strip().where(s.str.match(NUMBER_RE.pattern)), errors="coerce")
+    return num.where(num.notna() & (num % 1 == 0))
+
+
+def check_headcount(body: pd.DataFrame, rows: np.ndarray, *, wave: str | None,
+                    org: pd.DataFrame | None, source: str) -> pd.DataFrame:
+    """Validate a headcount table (see :func:`culture.io.read_headcount`)."""
+    problems: list[Problem] = []
+    unit = body["unit_id"].str.strip()
+    waves = _wave_column(body, rows, wave, problems)
+    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
+    invited = _whole_numbers(body["invited"])
+    problems += _row_problems((invited.isna() | (invited < 0)).to_numpy(), rows, "invited",
+                              "invited must be a whole number >= 0")
+    problems += _duplicates(pd.DataFrame({"w": waves.fillna(""), "u": unit}), rows, "unit_id",
+                            "unit (per wave)")
+    problems += _unknown_units(unit, rows, org)
+    if problems:
+        raise ValidationError(problems, source=source)
+    return pd.DataFrame({"wave": waves, "unit_id": unit.astype(str),
+                         "invited": invited.astype("int64")})
+
+
+def _dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    text = s.str.strip()
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce").astype("datetime64[ns]")
+    return parsed, (text.ne("") & parsed.isna()).to_numpy()
+
+
+def check_quality(body: pd.DataFrame, rows: np.ndarray, *, kind: str, org: pd.DataFrame | None,
+                  source: str) -> pd.DataFrame:
+    """Validate a quality register (see :func:`culture.io.read_quality`)."""
+    problems: list[Problem] = []
+    eid = body["event_id"].str.strip()
+    unit = body["unit_id"].str.strip()
+    problems += _row_problems(_blank(eid), rows, "id", "register id is blank")
+    problems += _duplicates(pd.DataFrame({"e": eid}), rows, "id", "register id")
+    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
+    problems += _unknown_units(unit, rows, org)
+    out = {"event_id": eid.astype(str), "kind": pd.Series([kind] * len(body), dtype=str),
+           "unit_id": unit.astype(str)}
+    for col in ("opened", "closed", "due"):
+        if col not in body:
+            out[col] = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
+            continue
+        out[col], bad = _dates(body[col])
+        problems += _row_problems(bad, rows, col, "not a date; use YYYY-MM-DD (an impossible "
+                                  "date such as 2024-02-30 is also reported here)")
+    problems += _row_problems(out["opened"].isna().to_numpy() & _blank(body["opened"]), rows,
+                              "opened", "opened date is blank")
+    for col in ("closed", "due"):
+        before = (out[col] < out["opened"]).to_numpy()
+        problems += _row_problems(before, rows, col, f"{col} date is before the opened date")
+    for col, allowed in (("severity", frames.SEVERITIES), ("detected", ("internal", "customer"))):
+        s = body[col].str.strip().str.casefold() if col in body else \
+            pd.Series([""] * len(body), index=body.index)
+        bad = (s.ne("") & ~s.isin(list(allowed))).to_numpy()
+        problems += _row_problems(bad, rows, col, f"must be one of {', '.join(allowed)} or blank")
+        default = "customer" if col == "detected" and kind == "complaint" else None
+        out[col] = s.astype(object).where(s.ne(""), default)
+    if problems:
+        raise ValidationError(problems, source=source)
+    return pd.DataFrame(out)[["event_id", "kind", "unit_id", "opened", "closed", "due",
+                              "severity", "detected"]]
+
+
+def check_exposure(body: pd.DataFrame, rows: np.ndarray, *, org: pd.DataFrame | None,
+                   exposure_kind: str, source: str) -> pd.DataFrame:
+    """Validate an exposure table (see :func:`culture.io.read_exposure`)."""
+    problems: list[Problem] = []
+    unit = body["unit_id"].str.strip()
+    quarter = body["quarter"].str.strip()
+    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
+    problems += _row_problems((~quarter.str.match(frames.WAVE_RE.pattern)).to_numpy(), rows,
+                              "quarter", "quarter must look like 2026Q3 (YYYYQn)")
+    text = body["exposure"].str.strip()
+    value = pd.to_numeric(text.where(text.str.match(NUMBER_RE.pattern)), errors="coerce")
+    problems += _row_problems((value.isna() | (value <= 0)).to_numpy(), rows, "exposure",
+                              "exposure must be a number > 0 (it enters a log offset)")
+    problems += _duplicates(pd.DataFrame({"u": unit, "q": quarter}), rows, "unit_id",
+                            "unit and quarter")
+    problems += _unknown_units(unit, rows, org)
+    if problems:
+        raise ValidationError(problems, source=source)
+    kind = body["exposure_kind"].str.strip() if "exposure_kind" in body else \
+        pd.Series([""] * len(body), index=body.index)
+    return pd.DataFrame({"unit_id": unit.astype(str), "quarter": quarter.astype(str),
+                         "exposure": value.astype("float64"),
+                         "exposure_kind": kind.where(kind.ne(""), exposure_kind).astype(str)})
+
+# --------------------------------------------------------------------------- org and registers
+
+def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
+                canonical: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A one-header-row table with columns renamed to canonical names (mapping first)."""
+    if is_spss(Path(path)):
+        raise fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
+    grid = read_grid(path, encoding=encoding)
+    header = [str(c).strip() for c in grid.iloc[0].tolist()]
+    names = table_columns(header, canonical=canonical, mapping=mapping, source=str(path))
+    body = grid.iloc[1:].reset_index(drop=True)
+    keep = [i for i, n in enumerate(names) if n is not None]
+    body = body.iloc[:, keep]
+    body.columns = [names[i] for i in keep]
+    rows = np.arange(2, 2 + len(body))
+    filled = body.apply(lambda s: s.str.strip().ne("")).any(axis=1).to_numpy() if keep else \
+        np.zeros(len(body), bool)
+    return body.loc[filled].reset_index(drop=True), rows[filled]
+
+
+def read_org(path: str | Path, *, wave: str | None = None, mapping: Any = None,
+             encoding: str | None = None) -> pd.DataFrame:
+    """Read an org chart: ``unit_id, parent_id, name`` [, ``wave``] (one row per unit).
+
+    Checks (all reported together): required columns, blank or duplicate unit ids,
+    exactly one root (blank ``parent_id``) per wave, parents that are not units,
+    and cycles. Returns columns ``wave, unit_id, parent_id, name, level`` with
+    ``parent_id`` None for the root and ``level`` 0 at the root.
+    """
+    body, rows = _read_table(path, encoding=encoding, mapping=mapping,
+                             canonical=("unit_id", "parent_id", "name", "wave"))
+    return check_org(body, rows, wave=wave, source=str(path))
+
+
+def read_headcount(path: str | Path, *, wave: str | None = None, org: pd.DataFrame | None = None,
+                   mapping: Any = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read invited headcounts: ``unit_id, invited`` [, ``wave``].
+
+    ``invited`` must be a whole number >= 0; (wave, unit) pairs must be unique;
+    with ``org`` every unit must be in the org tree. Returns ``wave, unit_id, invited``.
+    """
+    body, rows = _read_table(path, encoding=encoding, mapping=mapping,
+                             canonical=("unit_id", "invited", "wave"))
+    return check_headcount(body, rows, wave=wave, org=org, source=str(path))
+
+
+def read_quality(path: str | Path, *, kind: str, org: pd.DataFrame | None = None,
+                 mapping: Any = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read a QMS register (nonconformities, audit findings, complaints or CAPAs).
+
+    Documented columns: ``id`` (or ``event_id``), ``unit_id``, ``opened``, ``closed``,
+    ``due``, ``severity`` (minor/major/critical), ``detected`` (internal/customer);
+    other headers are mapped with ``mapping``. Dates are ISO ``YYYY-MM-DD`` (or Excel
+    dates); unparseable dates, ``closed`` or ``due`` before ``opened``, duplicate ids,
+    unknown severities and (with ``org``) unknown units are all listed in one
+    :class:`ValidationError`. Returns the quality-events frame of :mod:`culture.frames`.
+    """
+    if kind not in frames.QUALITY_KINDS:
+        raise ConfigError(f"kind={kind!r} is not a quality register kind; allowed: "
+                          f"{', '.join(frames.QUALITY_KINDS)}")
+    body, rows = _read_table(path, encoding=encoding, mapping=mapping,
+                             canonical=("event_id", "unit_id", "opened", "closed", "due",
+                                        "severity", "detected"))
+    return check_quality(body, rows, kind=kind, org=org, source=str(path))
+
+
+def read_exposure(path: str | Path, *, org: pd.DataFrame | None = None,
+                  exposure_kind: str = "units", mapping: Any = None,
+                  encoding: str | None = None) -> pd.DataFrame:
+    """Read exposure per unit and quarter: ``unit_id, quarter, exposure`` [, ``exposure_kind``].
+
+    ``quarter`` must be ``YYYYQn``; ``exposure`` a positive number (it enters
+    a log offset); (unit, quarter) pairs unique; with ``org`` units must exist.
+    """
+    body, rows = _read_table(path, encoding=encoding, mapping=mapping,
+                             canonical=("unit_id", "quarter", "exposure", "exposure_kind"))
+    return check_exposure(body, rows, org=org, exposure_kind=exposure_kind, source=str(path))
