@@ -33,7 +33,7 @@ from culture.errors import (
     EXIT_USAGE,
 )
 from culture.measure.instrument import load_default_instrument
-from culture.store import workspace as store_mod
+from culture.store import schema as store_mod
 from culture.store.pseudonym import KEY_ENV
 from culture.store.workspace import Workspace
 from culture.synth.organisation import SynthConfig, make_organisation

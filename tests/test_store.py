@@ -12,11 +12,13 @@ import json
 import os
 import stat
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from culture.errors import (
+    AccountingError,
     ConfigError,
     ImportConflictError,
     PseudonymKeyError,
@@ -25,9 +27,9 @@ from culture.errors import (
 )
 from culture.frames import ParsedResponses
 from culture.measure.instrument import parse_instrument
-from culture.store import workspace as store_mod
+from culture.store import ImportReport, Workspace, archive, response_import
+from culture.store import schema as store_mod
 from culture.store.pseudonym import KEY_ENV, generate_key
-from culture.store.workspace import AccountingError, ImportReport, Workspace
 
 WAVE = "2026Q1"
 INSTRUMENT_DOC = {
@@ -327,7 +329,7 @@ def test_supersede_keeps_the_old_version(tmp_path, ws, mini):
     target = ws.pseudonymizer.hash_one("R_00003", domain="response")
     out = ws.responses(WAVE).set_index("response_id")
     assert len(out) == 5 and out.loc[target, "L2"] == changed.loc[2, "L2"]
-    with store_mod.duckdb.connect(str(ws.db_path), read_only=True) as con:
+    with duckdb.connect(str(ws.db_path), read_only=True) as con:
         versions = con.execute(
             "SELECT version, current, superseded_by, import_id FROM responses "
             "WHERE response_id = ? ORDER BY version", [target]).fetchall()
@@ -417,35 +419,36 @@ def test_rows_that_do_not_add_up_are_refused(tmp_path, ws, mini):
 def test_ledger_refuses_counts_that_do_not_add_up(ws):
     row = {"source": "x.csv", "rows_in": 10, "accepted": 6, "rejected": 2, "duplicates": 1,
            "new": 6, "superseded": 0}
-    with store_mod.duckdb.connect(str(ws.db_path)) as con, pytest.raises(AccountingError):
-        store_mod._write_ledger(con, row)
+    with duckdb.connect(str(ws.db_path)) as con, pytest.raises(AccountingError):
+        response_import.write_ledger(con, row)
     # and the database enforces it too (CHECK constraint), should the check be bypassed
-    with store_mod.duckdb.connect(str(ws.db_path)) as con:
-        with pytest.raises(store_mod.duckdb.ConstraintException):
+    with duckdb.connect(str(ws.db_path)) as con:
+        with pytest.raises(duckdb.ConstraintException):
             con.execute("INSERT INTO imports VALUES (1, 'responses', 'x', 's', 'a', 'csv', NULL, "
                         "NULL, NULL, NULL, now(), now(), 10, 6, 2, 1, 6, 0, '[]')")
 
 
 # --------------------------------------------------------------------------- atomicity
 
-@pytest.mark.parametrize("step", ["_write_responses", "_write_values", "_write_rejections",
-                                  "_archive_file"])
+@pytest.mark.parametrize("step", ["write_responses", "write_values", "write_rejections",
+                                  "archive_file"])
 def test_failure_half_way_leaves_the_store_unchanged(tmp_path, ws, mini, monkeypatch, step):
     ws.ingest_parsed(parsed(tmp_path, responses_frame(range(1, 4)), name="a.csv"), mini,
                      wave=WAVE)
     before, files = ws.content_hash(), archive_listing(ws)
     seen = {}
-    real = getattr(store_mod, step)
+    module = archive if step == "archive_file" else response_import
+    real = getattr(module, step)
 
     def failing(*args, **kwargs):
-        if step != "_archive_file":
+        if step != "archive_file":
             real(*args, **kwargs)
             con = args[0]
             seen["imports"] = con.execute("SELECT count(*) FROM imports").fetchall()[0][0]
             seen["responses"] = con.execute("SELECT count(*) FROM responses").fetchall()[0][0]
         raise RuntimeError(f"disk full during {step}")
 
-    monkeypatch.setattr(store_mod, step, failing)
+    monkeypatch.setattr(module, step, failing)
     late = responses_frame(range(1, 8))
     rej = rejected_frame([(20, None, "excluded", "preview")])
     with pytest.raises(RuntimeError, match="disk full"):
@@ -459,14 +462,14 @@ def test_failure_half_way_leaves_the_store_unchanged(tmp_path, ws, mini, monkeyp
 
 def test_file_changing_during_import_is_caught(tmp_path, ws, mini, monkeypatch):
     p = parsed(tmp_path, responses_frame(range(1, 4)))
-    real = store_mod._write_values
+    real = response_import.write_values
 
     def tamper(*args, **kwargs):
         real(*args, **kwargs)
         with open(p.source, "a", encoding="utf-8") as fh:
             fh.write("late edit\n")
 
-    monkeypatch.setattr(store_mod, "_write_values", tamper)
+    monkeypatch.setattr(response_import, "write_values", tamper)
     before = ws.content_hash()
     with pytest.raises(WorkspaceError, match="changed while it was being imported"):
         ws.ingest_parsed(p, mini, wave=WAVE)
@@ -491,7 +494,7 @@ def test_raw_ids_never_reach_the_database_file(tmp_path, ws, mini):
     for raw in ("EMPPLANTED4417", "RPLANTEDRESP9921", *acc["respondent"], *acc["response_id"]):
         assert raw.encode() not in blob, raw
     # the same through SQL, immune to on-disk compression: no text column holds a raw id
-    with store_mod.duckdb.connect(str(ws.db_path), read_only=True) as con:
+    with duckdb.connect(str(ws.db_path), read_only=True) as con:
         cols = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                            "WHERE table_schema = 'main' AND data_type = 'VARCHAR'").fetchall()
         for table, column in cols:

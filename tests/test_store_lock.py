@@ -18,7 +18,7 @@ import pytest
 from culture.errors import EXIT_LOCKED, WorkspaceLockedError
 from culture.frames import ParsedResponses
 from culture.measure.instrument import parse_instrument
-from culture.store import workspace as store_mod
+from culture.store import schema as store_mod
 from culture.store.pseudonym import KEY_ENV
 from culture.store.workspace import Workspace
 from lockholder import another_writer

@@ -123,3 +123,44 @@ class InsufficientDataError(CultureError):
     """Too few units / observations for an honest estimate."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class ModelFitError(CultureError):
+    """A model could not be estimated (no convergence, singular design)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class DriverInputError(ProblemsError):
+    """Inputs to a driver analysis are invalid (lists every problem found)."""
+
+    headline = "invalid input to a driver analysis"
+
+
+class TrendInputError(ProblemsError):
+    """Inputs to a trend statistic are invalid (lists every problem found)."""
+
+    headline = "invalid input to a trend statistic"
+
+
+class RereleaseRefused(ConfidentialityError):
+    """A wave would be published again in a way that lets readers subtract the releases."""
+
+
+class TrendAnalysisError(ProblemsError):
+    """Waves, releases or org charts handed to a trend analysis do not fit together."""
+
+    headline = "cannot analyse change over time"
+
+
+class PsychometricsInputError(ProblemsError):
+    """Data handed to a psychometric analysis cannot be analysed as given."""
+
+    headline = "invalid input for a psychometric analysis"
+
+
+class AccountingError(WorkspaceError):
+    """A parsed file does not account for every row (rows in != accepted + rejected + duplicates).
+
+    This is a defect in the reader, not in the data; nothing is written.
+    """

@@ -48,7 +48,13 @@ from culture.boundary.aggregate import (
     construct_favourable,
 )
 from culture.boundary.release import RELEASED, Release, Thresholds
-from culture.errors import ConfigError, InsufficientDataError, Problem, ProblemsError
+from culture.errors import (
+    ConfigError,
+    InsufficientDataError,
+    Problem,
+    ProblemsError,
+    TrendAnalysisError,
+)
 from culture.frames import PARENT, RESPONDENT, UNIT, WAVE, wave_index
 from culture.measure.instrument import Instrument
 from culture.measure.reliability import PsychometricsInputError, metric_invariance
@@ -103,11 +109,6 @@ INVARIANCE_COLUMNS = ("construct", "waves", "n_obs", "n_items", "cfi_configural"
                       "p_value", "accepted", "verdict")
 _GROUP = "_gap_group"  # derived leader/staff column for perception gaps
 
-
-class TrendAnalysisError(ProblemsError):
-    """Waves, releases or org charts handed to a trend analysis do not fit together."""
-
-    headline = "cannot analyse change over time"
 
 
 # --------------------------------------------------------------------------- results

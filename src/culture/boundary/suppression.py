@@ -72,7 +72,7 @@ from culture.boundary.release import (
     Release,
     Thresholds,
 )
-from culture.errors import ConfidentialityError, ConfigError
+from culture.errors import ConfigError, RereleaseRefused
 from culture.frames import RESPONDENT, UNIT
 
 __all__ = ["SUPPRESSED_LABEL", "Release", "RereleaseRefused", "Thresholds", "build_release",
@@ -396,9 +396,6 @@ def unreleased_texts(comments: pd.DataFrame, release: Release) -> list[str]:
 
 # --------------------------------------------------------------------------- ledger
 
-
-class RereleaseRefused(ConfidentialityError):
-    """A wave would be published again in a way that lets readers subtract the releases."""
 
 
 def _set_hash(respondents: pd.Series, groups: pd.DataFrame) -> pd.Series:

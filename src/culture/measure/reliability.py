@@ -33,15 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from culture.errors import ConfigError, Problem, ProblemsError
+from culture.errors import ConfigError, Problem, PsychometricsInputError
 from culture.measure.instrument import Instrument
-
-
-class PsychometricsInputError(ProblemsError):
-    """Data handed to a psychometric analysis cannot be analysed as given."""
-
-    headline = "invalid input for a psychometric analysis"
-
 
 # ---------------------------------------------------------------------------
 # input checks (lazy: collect every problem, raise once)

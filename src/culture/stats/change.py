@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from culture.errors import InsufficientDataError, Problem, ProblemsError
+from culture.errors import InsufficientDataError, Problem, TrendInputError
 
 __all__ = [
     "D2_MOVING_RANGE",
@@ -57,11 +57,6 @@ CHANGE_LABELS = (
     "not tested",
 )
 
-
-class TrendInputError(ProblemsError):
-    """Inputs to a trend statistic are invalid (lists every problem found)."""
-
-    headline = "invalid input to a trend statistic"
 
 
 # --------------------------------------------------------------------------- helpers

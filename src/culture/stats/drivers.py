@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from culture.errors import InsufficientDataError, Problem, ProblemsError
+from culture.errors import DriverInputError, InsufficientDataError, Problem
 
 __all__ = [
     "MAX_DOMINANCE_PREDICTORS",
@@ -44,11 +44,6 @@ _BOOT_BATCH = 250
 # Eigenvalues of a predictor correlation matrix below this mean exact collinearity.
 _EIG_TOL = 1e-10
 
-
-class DriverInputError(ProblemsError):
-    """Inputs to a driver analysis are invalid (lists every problem found)."""
-
-    headline = "invalid input to a driver analysis"
 
 
 # --------------------------------------------------------------------------- shared

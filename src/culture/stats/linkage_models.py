@@ -59,10 +59,9 @@ from scipy import linalg, special, stats
 
 from culture import frames
 from culture.errors import (
-    EXIT_BAD_INPUT,
     ConfigError,
-    CultureError,
     InsufficientDataError,
+    ModelFitError,
     Problem,
     ValidationError,
 )
@@ -99,11 +98,6 @@ _Z975 = float(stats.norm.ppf(0.975))
 # there keeps the digamma differences in the score accurate
 _LOG_ALPHA_MIN = -20.0
 
-
-class ModelFitError(CultureError):
-    """A model could not be estimated (no convergence, singular design)."""
-
-    exit_code = EXIT_BAD_INPUT
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""What the store returns about its own work: import reports and release records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from culture.errors import Problem
+
+# ----------------------------------------------------------------------------- results
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What one import did (or, for ``dry_run``/``no_op``, would do / did not need to do).
+
+    Row accounting: ``rows_in = accepted + rejected + duplicates + conflicts``, with
+    ``accepted = new + superseded``; ``conflicts`` is 0 for every import that was
+    written. ``duplicates`` counts repeats within the file plus responses already
+    stored unchanged (``already_stored``). ``problems`` are what stops the import
+    (empty when it was, or could be, written).
+    """
+
+    import_id: int | None
+    kind: str
+    source: str
+    sha256: str
+    format: str
+    wave: str | None = None
+    instrument: str | None = None
+    rows_in: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    excluded: int = 0
+    duplicates: int = 0
+    already_stored: int = 0
+    new: int = 0
+    superseded: int = 0
+    conflicts: int = 0
+    dropped_columns: tuple[str, ...] = ()
+    no_op: bool = False
+    dry_run: bool = False
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the import."""
+        return not self.problems
+
+    def summary(self) -> str:
+        what = ", ".join(x for x in (self.kind, self.instrument, self.wave and f"wave {self.wave}")
+                         if x)
+        if self.no_op:
+            return (f"{self.source} ({what}) was already imported as import #{self.import_id} "
+                    f"(sha256 {self.sha256[:12]}...); nothing changed.")
+        head = (f"Dry run of {self.source} ({what}): nothing written." if self.dry_run
+                else f"Imported {self.source} ({what}) as import #{self.import_id}.")
+        lines = [head,
+                 f"  rows in {self.rows_in} = accepted {self.accepted} (new {self.new}, "
+                 f"superseding {self.superseded}) + rejected {self.rejected} "
+                 f"(excluded {self.excluded}) + duplicates {self.duplicates} "
+                 f"({self.duplicates - self.already_stored} in file, {self.already_stored} "
+                 f"already stored)" + (f" + conflicts {self.conflicts}" if self.conflicts else "")]
+        if self.dropped_columns:
+            lines.append(f"  identifying columns dropped: {', '.join(self.dropped_columns)}")
+        if self.problems:
+            lines.append(f"  {len(self.problems)} problem(s) stop this import:")
+            lines += [f"    - {p}" for p in self.problems[:20]]
+            if len(self.problems) > 20:
+                lines.append(f"    ... and {len(self.problems) - 20} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """One recorded release of a wave (see :meth:`Workspace.record_release`).
+
+    ``cells`` has columns ``cell_id``, ``n``, ``respondent_set_hash``;
+    ``respondents`` are the pseudonyms whose answers the release used.
+    """
+
+    release_id: int
+    wave: str
+    created: datetime
+    thresholds: Mapping[str, int]
+    cells: pd.DataFrame = field(repr=False)
+    respondents: frozenset[str] = field(repr=False)

@@ -1,0 +1,138 @@
+"""The workspace's files and database schema (``schema_version`` 1).
+
+Tables: ``imports`` (the ledger), ``responses`` (one row per response *version*:
+``version``, ``current``, ``superseded_by``), ``answers`` (long: ``response_key,
+item_id, value``; unanswered items are not stored), ``texts`` (demographics and
+comments, long), ``response_columns`` (the columns each import carried, to rebuild
+the wide frame), ``rejections``, ``org_units``, ``headcount``, ``quality_events``,
+``exposure``, ``releases``, ``release_cells``, ``release_respondents``, ``meta``,
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from culture import frames as F
+
+WORKSPACE_ENV = "CULTURE_WORKSPACE"
+DEFAULT_WORKSPACE = "data"
+DB_NAME = "culture.duckdb"
+SETTINGS_NAME = "settings.json"
+ARCHIVE_DIR = "archive"
+DEFAULT_KEY_FILE = "secrets/pseudonym.key"
+SCHEMA_VERSION = 1
+WORKSPACE_FORMAT = "culture-workspace"
+
+PSEUDONYM_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# ----------------------------------------------------------------------------- schema
+
+SCHEMA = """
+CREATE TABLE schema_version (version INTEGER NOT NULL, applied TIMESTAMP NOT NULL);
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+CREATE TABLE imports (
+    import_id INTEGER PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    archived_as VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    instrument_id VARCHAR,
+    instrument_version VARCHAR,
+    wave VARCHAR,
+    quality_kind VARCHAR,
+    started TIMESTAMP NOT NULL,
+    finished TIMESTAMP NOT NULL,
+    rows_in INTEGER NOT NULL,
+    accepted INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL,
+    new INTEGER NOT NULL,
+    superseded INTEGER NOT NULL,
+    dropped_columns VARCHAR NOT NULL,
+    UNIQUE (sha256, kind, wave),
+    CHECK (rows_in = accepted + rejected + duplicates),
+    CHECK (accepted = new + superseded)
+);
+CREATE TABLE responses (
+    response_key BIGINT PRIMARY KEY,
+    import_id INTEGER NOT NULL,
+    instrument_id VARCHAR NOT NULL,
+    instrument_version VARCHAR NOT NULL,
+    wave VARCHAR NOT NULL,
+    response_id VARCHAR NOT NULL,
+    respondent VARCHAR,
+    unit_id VARCHAR,
+    started_at TIMESTAMP,
+    submitted_at TIMESTAMP,
+    duration_s DOUBLE,
+    finished BOOLEAN,
+    source_row INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    current BOOLEAN NOT NULL,
+    superseded_by INTEGER,
+    UNIQUE (instrument_id, wave, response_id, version)
+);
+CREATE TABLE answers (response_key BIGINT NOT NULL, item_id VARCHAR NOT NULL, value DOUBLE NOT NULL);
+CREATE TABLE texts (response_key BIGINT NOT NULL, column_id VARCHAR NOT NULL, value VARCHAR NOT NULL);
+CREATE TABLE response_columns (
+    import_id INTEGER NOT NULL, column_id VARCHAR NOT NULL, role VARCHAR NOT NULL,
+    position INTEGER NOT NULL);
+CREATE TABLE rejections (
+    import_id INTEGER NOT NULL, source_row INTEGER NOT NULL, column_id VARCHAR,
+    kind VARCHAR NOT NULL, reason VARCHAR NOT NULL);
+CREATE TABLE org_units (
+    import_id INTEGER NOT NULL, wave VARCHAR NOT NULL, unit_id VARCHAR NOT NULL,
+    parent_id VARCHAR, name VARCHAR, level INTEGER);
+CREATE TABLE headcount (
+    import_id INTEGER NOT NULL, wave VARCHAR NOT NULL, unit_id VARCHAR NOT NULL,
+    invited INTEGER NOT NULL);
+CREATE TABLE quality_events (
+    import_id INTEGER NOT NULL, event_id VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    unit_id VARCHAR NOT NULL, opened TIMESTAMP, closed TIMESTAMP, due TIMESTAMP,
+    severity VARCHAR, detected VARCHAR);
+CREATE TABLE exposure (
+    import_id INTEGER NOT NULL, unit_id VARCHAR NOT NULL, quarter VARCHAR NOT NULL,
+    exposure DOUBLE NOT NULL, exposure_kind VARCHAR);
+CREATE TABLE releases (
+    release_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
+    thresholds VARCHAR NOT NULL);
+CREATE TABLE release_cells (
+    release_id INTEGER NOT NULL, cell_id VARCHAR NOT NULL, n INTEGER NOT NULL,
+    respondent_set_hash VARCHAR);
+CREATE TABLE release_respondents (release_id INTEGER NOT NULL, respondent VARCHAR NOT NULL);
+"""
+
+RESPONSE_META = (F.RESPONSE_ID, F.RESPONDENT, F.UNIT, F.STARTED, F.SUBMITTED, F.DURATION,
+                  F.FINISHED)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one non-response register is stored: columns with SQL types and keys."""
+
+    kind: str
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]          # unique within one file
+    required: tuple[str, ...]     # must be present and non-null
+
+
+TABLES = {
+    "org": TableSpec("org", "org_units", (
+        (F.WAVE, "VARCHAR"), (F.UNIT, "VARCHAR"), (F.PARENT, "VARCHAR"), ("name", "VARCHAR"),
+        ("level", "INTEGER")), key=(F.UNIT,), required=(F.UNIT,)),
+    "headcount": TableSpec("headcount", "headcount", (
+        (F.WAVE, "VARCHAR"), (F.UNIT, "VARCHAR"), ("invited", "INTEGER")),
+        key=(F.UNIT,), required=(F.UNIT, "invited")),
+    "quality": TableSpec("quality", "quality_events", (
+        ("event_id", "VARCHAR"), ("kind", "VARCHAR"), (F.UNIT, "VARCHAR"), ("opened", "TIMESTAMP"),
+        ("closed", "TIMESTAMP"), ("due", "TIMESTAMP"), ("severity", "VARCHAR"),
+        ("detected", "VARCHAR")), key=("kind", "event_id"), required=("event_id", "kind", F.UNIT)),
+    "exposure": TableSpec("exposure", "exposure", (
+        (F.UNIT, "VARCHAR"), ("quarter", "VARCHAR"), ("exposure", "DOUBLE"),
+        ("exposure_kind", "VARCHAR")), key=(F.UNIT, "quarter", "exposure_kind"),
+        required=(F.UNIT, "quarter", "exposure")),
+}
