@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from culture import measure as ps
 from culture.errors import ConfigError
-from culture.measure import reliability as ps
 
 THRESHOLDS = np.array([-1.9, -1.1, -0.35, 1.05])  # 5-point agreement scale, skewed to "agree"
 

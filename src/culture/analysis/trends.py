@@ -53,11 +53,12 @@ from culture.errors import (
     InsufficientDataError,
     Problem,
     ProblemsError,
+    PsychometricsInputError,
     TrendAnalysisError,
 )
 from culture.frames import PARENT, RESPONDENT, UNIT, WAVE, wave_index
+from culture.measure.cfa import metric_invariance
 from culture.measure.instrument import Instrument
-from culture.measure.reliability import PsychometricsInputError, metric_invariance
 from culture.measure.scoring import FLAG_COLUMNS, score
 from culture.stats.change import (
     benjamini_hochberg,

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from culture import measure as ps
 from culture.analysis import findings as fnd
 from culture.boundary.release import RELEASED, Thresholds
-from culture.measure import reliability as ps
 from culture.measure.instrument import Instrument
 
 
