@@ -10,7 +10,7 @@ import pytest
 
 from culture import frames
 from culture.errors import ConfigError, InsufficientDataError, ValidationError
-from culture.stats.linkage_models import (
+from culture.stats import (
     COUNT_OUTCOMES,
     ModelFitError,
     build_panel,

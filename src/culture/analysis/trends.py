@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from culture.boundary.aggregate import (
     ALL,
@@ -60,12 +59,13 @@ from culture.frames import PARENT, RESPONDENT, UNIT, WAVE, wave_index
 from culture.measure.cfa import metric_invariance
 from culture.measure.instrument import Instrument
 from culture.measure.scoring import FLAG_COLUMNS, score
-from culture.stats.change import (
+from culture.stats import (
     benjamini_hochberg,
     classify_change,
     individuals_chart,
     mixed_trend,
     newcombe_diff,
+    overlap_change,
     paired_change,
     perception_gap,
     welch_change,
@@ -328,76 +328,6 @@ def _score_cells(release: Release) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- overlapping waves
-
-
-def overlap_change(mean1, sd1, n1, mean2, sd2, n2, n_paired, r, *, equal_var: bool = False,
-                   conf: float = 0.95) -> pd.DataFrame:
-    """Partially overlapping samples t test: two waves in which some people answered both.
-
-    With ``n_c`` people in both samples (``n_paired``) whose scores correlate ``r``,
-    ``n_a = n1 - n_c`` and ``n_b = n2 - n_c`` people in one sample only, and ``s1, s2`` the
-    SDs of all answers of each sample (Derrick, Russ, Toher & White 2017, *J. Mod. Appl.
-    Stat. Methods* 16(1):137-157):
-
-    * separate variances (default, "T_new2"): ``se^2 = s1^2/n1 + s2^2/n2 - 2 r s1 s2 n_c/(n1 n2)``,
-      ``df = (n_c - 1) + (g - n_c + 1)(n_a + n_b)/(n_a + n_b + 2 n_c)`` with ``g`` the
-      Welch-Satterthwaite df;
-    * ``equal_var=True`` ("T_new1"): pooled ``sp``, ``se = sp sqrt(1/n1 + 1/n2 - 2 r n_c/(n1 n2))``,
-      ``df = (n_c - 1) + (n_a + n_b + n_c - 1)(n_a + n_b)/(n_a + n_b + 2 n_c)``.
-
-    ``diff = mean1 - mean2``, ``t = diff/se``, two-sided ``p``, ``diff +/- t_df se``. With
-    ``n_c = 0`` this is exactly Welch's (Student's) test and with ``n_a = n_b = 0`` the paired
-    t test. Agrees with R ``Partiallyoverlapping::Partover.test(x1, x2, x3, x4, var.equal)``.
-
-    Parameters
-    ----------
-    mean1, sd1, n1, mean2, sd2, n2 : array-like
-        Mean, SD and size of *all* answers of each sample (broadcast together).
-    n_paired, r : array-like
-        People in both samples and the correlation of their two answers (``r`` is ignored
-        where ``n_paired`` is 0).
-
-    Returns
-    -------
-    DataFrame with columns ``diff, se, t, df, p, ci_low, ci_high``.
-    """
-    problems: list[Problem] = []
-    a = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in dict(
-        m1=mean1, s1=sd1, n1=n1, m2=mean2, s2=sd2, n2=n2, nc=n_paired, r=r).items()}
-    try:
-        a = dict(zip(a, np.broadcast_arrays(*a.values()), strict=True))
-    except ValueError:
-        raise TrendAnalysisError([Problem("overlap_change", "inputs must have the same length")],
-                                 source="overlap_change") from None
-    nc = np.nan_to_num(a["nc"])
-    if (nc < 0).any() or (nc > np.fmin(a["n1"], a["n2"])).any():
-        problems.append(Problem("n_paired", "must lie between 0 and the smaller sample size"))
-    if (np.abs(a["r"][nc > 0]) > 1).any():
-        problems.append(Problem("r", "must lie in [-1, 1]"))
-    if not 0 < conf < 1:
-        problems.append(Problem("conf", "must be strictly between 0 and 1"))
-    if problems:
-        raise TrendAnalysisError(problems, source="overlap_change")
-    s1, s2, n1_, n2_ = a["s1"], a["s2"], a["n1"], a["n2"]
-    r_ = np.where(nc > 0, a["r"], 0.0)
-    na, nb = n1_ - nc, n2_ - nc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cross = 2 * r_ * nc / (n1_ * n2_)
-        if equal_var:
-            sp = np.sqrt(((n1_ - 1) * s1**2 + (n2_ - 1) * s2**2) / (n1_ + n2_ - 2))
-            se = sp * np.sqrt(1 / n1_ + 1 / n2_ - cross)
-            df = (nc - 1) + (na + nb + nc - 1) * (na + nb) / (na + nb + 2 * nc)
-        else:
-            v1, v2 = s1**2 / n1_, s2**2 / n2_
-            se = np.sqrt(v1 + v2 - cross * s1 * s2)
-            welch_df = (v1 + v2) ** 2 / (v1**2 / (n1_ - 1) + v2**2 / (n2_ - 1))
-            df = (nc - 1) + (welch_df - nc + 1) * (na + nb) / (na + nb + 2 * nc)
-        diff = a["m1"] - a["m2"]
-        t = np.where(se > 0, diff / se, np.nan)
-        p = 2 * stats.t.sf(np.abs(t), df)
-        half = stats.t.ppf(0.5 + conf / 2, df) * se
-    return pd.DataFrame({"diff": diff, "se": se, "t": t, "df": df, "p": p,
-                         "ci_low": diff - half, "ci_high": diff + half})
 
 
 # --------------------------------------------------------------------------- wave changes

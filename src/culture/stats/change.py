@@ -1,54 +1,34 @@
-"""Change over time: is a movement between waves real, how large is it, is a series stable?
+"""Change between waves: is a movement real, and how large is it?
 
-Pure functions over plain arrays and DataFrames; the lead wires them to the ``Release``.
-Every two-sample statistic reports ``diff = group 1 - group 2`` (R's ``t.test(x, y)``
-convention), so for a change between waves pass the *later* wave first.
+Pure functions over plain arrays and DataFrames. Every two-sample statistic
+reports ``diff = group 1 - group 2`` (R's ``t.test(x, y)`` convention), so for a
+change between waves pass the *later* wave first.
 
 Functions
 ---------
 welch_change        Welch t on summary statistics + Hedges' g (vectorised)
 paired_change       paired t for people linked across waves by pseudonym
+overlap_change      partially overlapping samples t (Derrick et al. 2017)
 newcombe_diff       difference of two proportions, Newcombe hybrid score CI (vectorised)
 benjamini_hochberg  BH false-discovery-rate q values
 classify_change     plain-language verdict from a difference and its q value
-individuals_chart   Shewhart XmR chart with Western Electric rules 1-4
-mixed_trend         linear mixed model of scores on time (units random)
 perception_gap      leader minus staff score with a Welch CI
 
 Missing inputs (e.g. a suppressed cell) propagate as NaN in the output row; values
 that are present but impossible (negative SD, n < 2, x > n, ...) raise
-:class:`TrendInputError` listing every problem at once.
+:class:`~culture.errors.TrendInputError` listing every problem at once.
 """
 
 from __future__ import annotations
-
-import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from culture.errors import InsufficientDataError, Problem, TrendInputError
-
-__all__ = [
-    "D2_MOVING_RANGE",
-    "CHANGE_LABELS",
-    "MixedTrend",
-    "TrendInputError",
-    "benjamini_hochberg",
-    "classify_change",
-    "individuals_chart",
-    "mixed_trend",
-    "newcombe_diff",
-    "paired_change",
-    "perception_gap",
-    "welch_change",
-]
-
-# d2 for subgroups of two (moving range of consecutive points); Montgomery,
-# Introduction to Statistical Quality Control, Appendix Table VI.
-D2_MOVING_RANGE = 1.128
+from culture.errors import (
+    Problem,
+    TrendInputError,
+)
 
 CHANGE_LABELS = (
     "significant and meaningful",
@@ -62,7 +42,7 @@ CHANGE_LABELS = (
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_float(values, name: str, problems: list[Problem]) -> np.ndarray:
+def as_float(values, name: str, problems: list[Problem]) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -78,7 +58,7 @@ def _rows(mask: np.ndarray) -> str:
     return f"row(s) {shown}{' ...' if pos.size > 10 else ''}"
 
 
-def _check_conf(conf: float, problems: list[Problem]) -> None:
+def check_conf(conf: float, problems: list[Problem]) -> None:
     if not (isinstance(conf, int | float) and 0.0 < float(conf) < 1.0):
         problems.append(Problem("conf", "must be a number strictly between 0 and 1"))
 
@@ -113,7 +93,7 @@ def _blank_missing_rows(outputs: dict[str, np.ndarray], inputs: dict[str, np.nda
         v[missing] = np.nan
 
 
-def _z(conf: float) -> float:
+def z_quantile(conf: float) -> float:
     return float(stats.norm.ppf(0.5 + conf / 2.0))
 
 
@@ -150,8 +130,8 @@ def welch_change(mean1, sd1, n1, mean2, sd2, n2, *, conf: float = 0.95) -> pd.Da
     hedges_g, g_se, g_ci_low, g_ci_high``; the index of the first Series argument, if any.
     """
     problems: list[Problem] = []
-    _check_conf(conf, problems)
-    raw = {k: _as_float(v, k, problems) for k, v in
+    check_conf(conf, problems)
+    raw = {k: as_float(v, k, problems) for k, v in
            dict(mean1=mean1, sd1=sd1, n1=n1, mean2=mean2, sd2=sd2, n2=n2).items()}
     a = _broadcast(raw, problems)
     for s in ("sd1", "sd2"):
@@ -183,7 +163,7 @@ def welch_change(mean1, sd1, n1, mean2, sd2, n2, *, conf: float = 0.95) -> pd.Da
         j = 1.0 - 3.0 / (4.0 * dfp - 1.0)
         g = j * d
         g_se = j * np.sqrt((k1 + k2) / (k1 * k2) + d**2 / (2.0 * (k1 + k2)))
-        zq = _z(conf)
+        zq = z_quantile(conf)
         stats_cols = {
             "diff": diff, "se": se, "df": df, "t": t, "p": p,
             "ci_low": diff - half, "ci_high": diff + half,
@@ -265,7 +245,7 @@ def paired_change(first: pd.Series, second: pd.Series, *, by: pd.Series | None =
     ci_high``; one row (index ``"all"``) or one per group of ``by``.
     """
     problems: list[Problem] = []
-    _check_conf(conf, problems)
+    check_conf(conf, problems)
     for name, s in (("first", first), ("second", second)):
         if not isinstance(s, pd.Series):
             problems.append(Problem(name, "must be a Series indexed by pseudonym"))
@@ -311,6 +291,79 @@ def paired_change(first: pd.Series, second: pd.Series, *, by: pd.Series | None =
     return out
 
 
+# --------------------------------------------------------------------------- overlapping samples
+
+
+def overlap_change(mean1, sd1, n1, mean2, sd2, n2, n_paired, r, *, equal_var: bool = False,
+                   conf: float = 0.95) -> pd.DataFrame:
+    """Partially overlapping samples t test: two waves in which some people answered both.
+
+    With ``n_c`` people in both samples (``n_paired``) whose scores correlate ``r``,
+    ``n_a = n1 - n_c`` and ``n_b = n2 - n_c`` people in one sample only, and ``s1, s2`` the
+    SDs of all answers of each sample (Derrick, Russ, Toher & White 2017, *J. Mod. Appl.
+    Stat. Methods* 16(1):137-157):
+
+    * separate variances (default, "T_new2"): ``se^2 = s1^2/n1 + s2^2/n2 - 2 r s1 s2 n_c/(n1 n2)``,
+      ``df = (n_c - 1) + (g - n_c + 1)(n_a + n_b)/(n_a + n_b + 2 n_c)`` with ``g`` the
+      Welch-Satterthwaite df;
+    * ``equal_var=True`` ("T_new1"): pooled ``sp``, ``se = sp sqrt(1/n1 + 1/n2 - 2 r n_c/(n1 n2))``,
+      ``df = (n_c - 1) + (n_a + n_b + n_c - 1)(n_a + n_b)/(n_a + n_b + 2 n_c)``.
+
+    ``diff = mean1 - mean2``, ``t = diff/se``, two-sided ``p``, ``diff +/- t_df se``. With
+    ``n_c = 0`` this is exactly Welch's (Student's) test and with ``n_a = n_b = 0`` the paired
+    t test. Agrees with R ``Partiallyoverlapping::Partover.test(x1, x2, x3, x4, var.equal)``.
+
+    Parameters
+    ----------
+    mean1, sd1, n1, mean2, sd2, n2 : array-like
+        Mean, SD and size of *all* answers of each sample (broadcast together).
+    n_paired, r : array-like
+        People in both samples and the correlation of their two answers (``r`` is ignored
+        where ``n_paired`` is 0).
+
+    Returns
+    -------
+    DataFrame with columns ``diff, se, t, df, p, ci_low, ci_high``.
+    """
+    problems: list[Problem] = []
+    a = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in dict(
+        m1=mean1, s1=sd1, n1=n1, m2=mean2, s2=sd2, n2=n2, nc=n_paired, r=r).items()}
+    try:
+        a = dict(zip(a, np.broadcast_arrays(*a.values()), strict=True))
+    except ValueError:
+        raise TrendInputError([Problem("overlap_change", "inputs must have the same length")],
+                                 source="overlap_change") from None
+    nc = np.nan_to_num(a["nc"])
+    if (nc < 0).any() or (nc > np.fmin(a["n1"], a["n2"])).any():
+        problems.append(Problem("n_paired", "must lie between 0 and the smaller sample size"))
+    if (np.abs(a["r"][nc > 0]) > 1).any():
+        problems.append(Problem("r", "must lie in [-1, 1]"))
+    if not 0 < conf < 1:
+        problems.append(Problem("conf", "must be strictly between 0 and 1"))
+    if problems:
+        raise TrendInputError(problems, source="overlap_change")
+    s1, s2, n1_, n2_ = a["s1"], a["s2"], a["n1"], a["n2"]
+    r_ = np.where(nc > 0, a["r"], 0.0)
+    na, nb = n1_ - nc, n2_ - nc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = 2 * r_ * nc / (n1_ * n2_)
+        if equal_var:
+            sp = np.sqrt(((n1_ - 1) * s1**2 + (n2_ - 1) * s2**2) / (n1_ + n2_ - 2))
+            se = sp * np.sqrt(1 / n1_ + 1 / n2_ - cross)
+            df = (nc - 1) + (na + nb + nc - 1) * (na + nb) / (na + nb + 2 * nc)
+        else:
+            v1, v2 = s1**2 / n1_, s2**2 / n2_
+            se = np.sqrt(v1 + v2 - cross * s1 * s2)
+            welch_df = (v1 + v2) ** 2 / (v1**2 / (n1_ - 1) + v2**2 / (n2_ - 1))
+            df = (nc - 1) + (welch_df - nc + 1) * (na + nb) / (na + nb + 2 * nc)
+        diff = a["m1"] - a["m2"]
+        t = np.where(se > 0, diff / se, np.nan)
+        p = 2 * stats.t.sf(np.abs(t), df)
+        half = stats.t.ppf(0.5 + conf / 2, df) * se
+    return pd.DataFrame({"diff": diff, "se": se, "t": t, "df": df, "p": p,
+                         "ci_low": diff - half, "ci_high": diff + half})
+
+
 # --------------------------------------------------------------------------- proportions
 
 
@@ -347,8 +400,8 @@ def newcombe_diff(x1, n1, x2, n2, *, conf: float = 0.95) -> pd.DataFrame:
     DataFrame with columns ``p1, p2, n1, n2, diff, ci_low, ci_high, p``.
     """
     problems: list[Problem] = []
-    _check_conf(conf, problems)
-    raw = {k: _as_float(v, k, problems) for k, v in dict(x1=x1, n1=n1, x2=x2, n2=n2).items()}
+    check_conf(conf, problems)
+    raw = {k: as_float(v, k, problems) for k, v in dict(x1=x1, n1=n1, x2=x2, n2=n2).items()}
     a = _broadcast(raw, problems)
     _check_counts(a["n1"], "n1", 1, problems)
     _check_counts(a["n2"], "n2", 1, problems)
@@ -360,7 +413,7 @@ def newcombe_diff(x1, n1, x2, n2, *, conf: float = 0.95) -> pd.DataFrame:
     if problems:
         raise TrendInputError(problems, source="newcombe_diff")
 
-    z = _z(conf)
+    z = z_quantile(conf)
     k1, m1, k2, m2 = a["x1"], a["n1"], a["x2"], a["n2"]
     with np.errstate(divide="ignore", invalid="ignore"):
         p1, p2 = k1 / m1, k2 / m2
@@ -403,7 +456,7 @@ def benjamini_hochberg(p):
     Same shape as ``p``: a Series (same index) when given a Series, else an ndarray.
     """
     problems: list[Problem] = []
-    arr = _as_float(p, "p", problems)
+    arr = as_float(p, "p", problems)
     bad = ~np.isnan(arr) & ~((arr >= 0) & (arr <= 1))
     if bad.any():
         problems.append(Problem("p", f"{_rows(bad)}: p values must lie in [0, 1]"))
@@ -451,8 +504,8 @@ def classify_change(diff, q, *, min_change: float = 0.2, alpha: float = 0.05):
         problems.append(Problem("min_change", "must be a number >= 0"))
     if not (isinstance(alpha, int | float) and 0 < alpha < 1):
         problems.append(Problem("alpha", "must be a number strictly between 0 and 1"))
-    d = _as_float(diff, "diff", problems)
-    qq = _as_float(q, "q", problems)
+    d = as_float(diff, "diff", problems)
+    qq = as_float(q, "q", problems)
     if d.shape != qq.shape:
         problems.append(Problem("diff, q", "must have the same length"))
     if problems:
@@ -463,291 +516,3 @@ def classify_change(diff, q, *, min_change: float = 0.2, alpha: float = 0.05):
                        [CHANGE_LABELS[3], CHANGE_LABELS[0], CHANGE_LABELS[1]],
                        default=CHANGE_LABELS[2])
     return pd.Series(labels, index=_result_index(diff, q), name="verdict", dtype=object)
-
-
-# --------------------------------------------------------------------------- control chart
-
-
-def _run_flags(cond: np.ndarray, length: int) -> np.ndarray:
-    """True from the ``length``-th consecutive True onwards (qcc's run convention)."""
-    c = cond.astype(np.int64)
-    csum = np.cumsum(c)
-    # Running count resets at every False: subtract the cumsum at the last reset.
-    resets = np.maximum.accumulate(np.where(c == 0, csum, 0))
-    return (csum - resets) >= length
-
-
-def _k_of_m(beyond: np.ndarray, k: int, m: int) -> np.ndarray:
-    """Point beyond the zone and at least k of the last m (itself included) beyond too."""
-    counts = pd.Series(beyond.astype(np.float64)).rolling(m, min_periods=m).sum().to_numpy()
-    return beyond & (counts >= k)
-
-
-def individuals_chart(values: pd.Series, *, baseline: int | slice | None = None,
-                      sigmas: float = 3.0, sigma_floor: float = 0.0) -> pd.DataFrame:
-    """Shewhart individuals (XmR) chart with Western Electric rules 1-4.
-
-    Limits come from the baseline points only (Phase I): centre = their mean;
-    sigma = mean moving range of consecutive baseline points / d2, d2 = 1.128;
-    ``UCL/LCL = centre +/- 3 sigma``. Every observed point is then checked
-    (Western Electric 1956, *Statistical Quality Control Handbook*; Montgomery,
-    *Introduction to Statistical Quality Control*, ch. 5-6):
-
-    1. one point beyond 3 sigma;
-    2. two of three consecutive points beyond 2 sigma on the same side;
-    3. four of five consecutive points beyond 1 sigma on the same side;
-    4. eight consecutive points on the same side of the centre line.
-
-    As in R ``qcc`` (``qccRulesViolatingWER1``-``4``) a point is flagged by rules
-    2-3 only if it is itself beyond the zone, and by rule 4 from the eighth point
-    of the run on. Limits agree with ``qcc(x, type = "xbar.one")``.
-    Missing values (suppressed waves) are skipped: runs and moving ranges join
-    the neighbouring observed waves.
-
-    Parameters
-    ----------
-    values : Series
-        One score per wave, in time order, indexed by wave.
-    baseline : int or slice, optional
-        The first ``baseline`` rows, or a positional slice, define the limits;
-        default all rows.
-    sigmas : float
-        Width of the control limits (3 for the classic chart).
-    sigma_floor : float
-        Lower bound on sigma (default 0: plain XmR). The report uses the released
-        standard error of the series, so sampling noise cannot signal.
-
-    Returns
-    -------
-    DataFrame indexed like ``values`` with columns ``value, moving_range, baseline,
-    centre, sigma, lcl, ucl, zone`` (signed distance from the centre in sigmas),
-    ``rule1`` ... ``rule4`` (bool) and ``signals`` (e.g. ``"1,4"``; ``""`` for none).
-    """
-    problems: list[Problem] = []
-    if not isinstance(values, pd.Series) or not pd.api.types.is_numeric_dtype(values):
-        raise TrendInputError([Problem("values", "must be a numeric Series indexed by wave")],
-                              source="individuals_chart")
-    if not values.index.is_unique:
-        problems.append(Problem("values", "wave index must be unique"))
-    elif not values.index.is_monotonic_increasing:
-        problems.append(Problem("values", "waves must be in time order (sort the index)"))
-    if not (isinstance(sigmas, int | float) and sigmas > 0):
-        problems.append(Problem("sigmas", "must be a number > 0"))
-    n = len(values)
-    if baseline is None:
-        base_sel = slice(None)
-    elif isinstance(baseline, slice):
-        base_sel = baseline
-    elif isinstance(baseline, int | np.integer) and not isinstance(baseline, bool) and baseline > 0:
-        base_sel = slice(0, int(baseline))
-    else:
-        problems.append(Problem("baseline", "must be a positive int (first n waves) or a slice"))
-        base_sel = slice(None)
-    if problems:
-        raise TrendInputError(problems, source="individuals_chart")
-
-    x = values.to_numpy(np.float64)
-    in_base = np.zeros(n, dtype=bool)
-    in_base[np.arange(n)[base_sel]] = True
-    obs = ~np.isnan(x)
-    bx = x[in_base & obs]
-    if bx.size < 2:
-        raise InsufficientDataError(
-            f"individuals_chart: the baseline has {bx.size} observed wave(s); at least 2 are "
-            "needed to estimate sigma from a moving range")
-    centre = bx.mean()
-    # A short baseline can give a moving range far below the sampling error of the points
-    # (three ranges from four waves); ``sigma_floor`` (e.g. the points' standard error)
-    # keeps sampling noise from being read as a signal.
-    sigma = max(np.abs(np.diff(bx)).mean() / D2_MOVING_RANGE, float(sigma_floor))
-    if sigma == 0:
-        raise InsufficientDataError(
-            "individuals_chart: the baseline waves do not vary, so sigma is 0 and no control "
-            "limits can be drawn")
-
-    xo = x[obs]
-    mr = np.full(n, np.nan)
-    mr[np.flatnonzero(obs)[1:]] = np.abs(np.diff(xo))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zone_o = (xo - centre) / sigma
-    # Rules on the observed points only, so a suppressed wave does not break a run.
-    r1 = np.abs(zone_o) > sigmas
-    r2 = (_k_of_m(zone_o > sigmas * 2 / 3, 2, 3) | _k_of_m(zone_o < -sigmas * 2 / 3, 2, 3))
-    r3 = (_k_of_m(zone_o > sigmas / 3, 4, 5) | _k_of_m(zone_o < -sigmas / 3, 4, 5))
-    r4 = _run_flags(zone_o > 0, 8) | _run_flags(zone_o < 0, 8)
-
-    def spread(flags: np.ndarray) -> np.ndarray:
-        full = np.zeros(n, dtype=bool)
-        full[obs] = flags
-        return full
-
-    rules = {f"rule{i}": spread(r) for i, r in enumerate((r1, r2, r3, r4), start=1)}
-    zone = np.full(n, np.nan)
-    zone[obs] = zone_o
-    rule_matrix = np.column_stack(list(rules.values()))
-    digits = np.array(["1", "2", "3", "4"])
-    # Join the numbers of the rules each point breaks, e.g. "1,4".
-    signals = [",".join(digits[row]) for row in rule_matrix]
-    return pd.DataFrame({
-        "value": x, "moving_range": mr, "baseline": in_base,
-        "centre": centre, "sigma": sigma,
-        "lcl": centre - sigmas * sigma, "ucl": centre + sigmas * sigma,
-        "zone": zone, **rules, "signals": signals,
-    }, index=values.index)
-
-
-# --------------------------------------------------------------------------- mixed model
-
-
-@dataclass(frozen=True)
-class MixedTrend:
-    """Linear mixed model of scores on time.
-
-    Attributes
-    ----------
-    table : DataFrame
-        Fixed effects: ``term`` (``intercept``, ``time``), ``estimate``, ``se``,
-        ``z``, ``p``, ``ci_low``, ``ci_high`` (Wald, normal quantile).
-    random : DataFrame
-        Variance components: ``component`` (``sd_intercept``, ``sd_slope``,
-        ``cor_intercept_slope``, ``sd_residual``), ``estimate``.
-    method : ``"REML"`` or ``"ML"``.
-    n_obs, n_groups : sizes of the data used.
-    converged : whether the optimiser reported convergence.
-    notes : caveats (dropped rows, optimiser warnings).
-    """
-
-    table: pd.DataFrame
-    random: pd.DataFrame
-    method: str
-    n_obs: int
-    n_groups: int
-    converged: bool
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def slope(self) -> float:
-        return float(self.table.set_index("term").loc["time", "estimate"])
-
-    def summary(self) -> str:
-        row = self.table.set_index("term").loc["time"]
-        lines = [f"Linear mixed model ({self.method}), {self.n_obs} observations in "
-                 f"{self.n_groups} units",
-                 f"trend per time unit: {row['estimate']:.3f} "
-                 f"(SE {row['se']:.3f}; CI {row['ci_low']:.3f} to {row['ci_high']:.3f})"]
-        lines += [f"note: {n}" for n in self.notes]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        import html
-        return (f"<p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p>"
-                + self.table.to_html(index=False))
-
-
-def mixed_trend(df: pd.DataFrame, *, value: str, time: str, group: str,
-                random_slope: bool = True, reml: bool = True,
-                conf: float = 0.95) -> MixedTrend:
-    """Linear mixed model ``value ~ time + (1 [+ time] | group)``.
-
-    Fitted with statsmodels ``MixedLM`` (unstructured random-effects covariance) on
-    centred and scaled time and score, mapped back to the original units,
-    equivalent to lme4 ``lmer(value ~ time + (time | group), REML = reml)``
-    (Bates, Maechler, Bolker & Walker 2015, *J. Stat. Softw.* 67(1)). With
-    ``random_slope=False`` it is ``(1 | group)``.
-
-    Parameters
-    ----------
-    df : DataFrame
-        Long data, one row per observation (e.g. unit x wave score).
-    value, time, group : str
-        Column names of the score, the numeric time (e.g. wave index) and the unit.
-    random_slope : bool
-        Let each unit have its own slope as well as its own intercept.
-    reml : bool
-        Restricted maximum likelihood (lme4's default) or full ML.
-    conf : float
-        Confidence level of the Wald intervals.
-
-    Returns
-    -------
-    :class:`MixedTrend`
-    """
-    import statsmodels.api as sm
-
-    problems: list[Problem] = []
-    _check_conf(conf, problems)
-    if not isinstance(df, pd.DataFrame):
-        raise TrendInputError([Problem("df", "must be a DataFrame")], source="mixed_trend")
-    for param, col in (("value", value), ("time", time), ("group", group)):
-        if col not in df.columns:
-            problems.append(Problem(param, f"column {col!r} not found in df"))
-    for param, col in (("value", value), ("time", time)):
-        if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
-            problems.append(Problem(param, f"column {col!r} must be numeric"))
-    if problems:
-        raise TrendInputError(problems, source="mixed_trend")
-
-    notes: list[str] = []
-    data = df[[value, time, group]].dropna()
-    if len(data) < len(df):
-        notes.append(f"{len(df) - len(data)} row(s) with a missing value, time or unit left out")
-    n_groups = int(data[group].nunique())
-    n_fe = 2
-    if n_groups < 3 or len(data) < n_fe + (3 if random_slope else 1) + 1:
-        raise InsufficientDataError(
-            f"mixed_trend: {len(data)} observation(s) in {n_groups} unit(s); at least 3 units "
-            "and more observations than parameters are needed")
-
-    y = data[value].to_numpy(np.float64)
-    t = data[time].to_numpy(np.float64)
-    if np.unique(t).size < 2:
-        raise InsufficientDataError("mixed_trend: all observations are at the same time; "
-                                    "a trend needs at least two distinct times")
-    if np.ptp(y) == 0:
-        raise TrendInputError([Problem("value", f"column {value!r} does not vary; "
-                                                "there is no trend to model")],
-                              source="mixed_trend")
-    # Fit on centred/scaled time and score: the optimiser then converges on data where
-    # the raw scale fails (slope variances ~1e-4 next to intercept variances ~0.1).
-    # REML/ML are invariant to this affine reparametrisation; estimates are mapped back.
-    t_mid, t_scale = t.mean(), t.std()
-    y_mid, y_scale = y.mean(), y.std()
-    ts = (t - t_mid) / t_scale
-    exog = np.column_stack([np.ones_like(ts), ts])
-    exog_re = exog if random_slope else exog[:, :1]
-    model = sm.MixedLM((y - y_mid) / y_scale, exog, groups=data[group].to_numpy(),
-                       exog_re=exog_re)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = model.fit(reml=reml)
-    for w in caught:
-        msg = str(w.message).splitlines()[0]
-        if msg not in notes:
-            notes.append(msg)
-    converged = bool(getattr(fit, "converged", True))
-    if not converged:
-        notes.append("optimiser did not report convergence; treat estimates with caution")
-
-    # b_original = y_mid * e1 + A b_scaled, and the same A maps random effects.
-    a_map = y_scale * np.array([[1.0, -t_mid / t_scale], [0.0, 1.0 / t_scale]])
-    est = a_map @ np.asarray(fit.fe_params, dtype=np.float64) + np.array([y_mid, 0.0])
-    cov_fe = a_map @ np.asarray(fit.cov_params(), dtype=np.float64)[:2, :2] @ a_map.T
-    se = np.sqrt(np.diag(cov_fe))
-    zq = _z(conf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zval = est / se
-    table = pd.DataFrame({"term": ["intercept", "time"], "estimate": est, "se": se,
-                          "z": zval, "p": 2 * stats.norm.sf(np.abs(zval)),
-                          "ci_low": est - zq * se, "ci_high": est + zq * se})
-    re_map = a_map if random_slope else a_map[:1, :1]
-    cov = re_map @ np.asarray(fit.cov_re, dtype=np.float64) @ re_map.T
-    comps = {"sd_intercept": np.sqrt(cov[0, 0])}
-    if random_slope:
-        comps["sd_slope"] = np.sqrt(cov[1, 1])
-        denom = np.sqrt(cov[0, 0] * cov[1, 1])
-        comps["cor_intercept_slope"] = cov[0, 1] / denom if denom > 0 else np.nan
-    comps["sd_residual"] = y_scale * np.sqrt(fit.scale)
-    random = pd.DataFrame({"component": list(comps), "estimate": list(comps.values())})
-    return MixedTrend(table=table, random=random, method="REML" if reml else "ML",
-                      n_obs=len(data), n_groups=n_groups, converged=converged,
-                      notes=tuple(notes))

@@ -1,16 +1,15 @@
-"""Culture <-> quality outcomes: a unit x quarter panel and the models over it.
+"""Culture <-> quality outcomes: the models over the unit x quarter panel.
 
 Everything here works on *released* unit-level aggregates (scores that already
 passed suppression) joined to the quality register; nothing respondent-level.
+The panel is built by :func:`culture.stats.panel.build_panel`.
 
 Three questions, three models
 -----------------------------
 ``count_model``
     Negative binomial (NB2) regression of an event count with a log(exposure)
-    offset, lagged culture predictors and standard errors clustered by unit;
-    the agreed reference is Stata ``nbreg y x, exposure(e) vce(cluster unit)``
-    (coefficients and OIM standard errors also equal R ``MASS::glm.nb`` with
-    ``offset(log(e))`` up to the information matrix used, see :func:`fit_negbin`).
+    offset, lagged culture predictors and standard errors clustered by unit
+    (:mod:`culture.stats.negbin`; Stata ``nbreg y x, exposure(e) vce(cluster unit)``).
 ``continuous_model``
     Linear mixed model with a random intercept per unit (REML), for CAPA
     days-to-close or on-time share; agrees with R ``lme4::lmer(y ~ x + (1 | unit))``.
@@ -30,599 +29,28 @@ differences; the between estimate is not.
 
 All wording is associational: these are observational data and no estimate here
 is evidence that culture *causes* quality outcomes.
-
-Panel columns (:func:`build_panel`)
------------------------------------
-``unit_id`` str, ``quarter`` str ``YYYYQn``, ``quarter_index`` int (``frames.wave_index``),
-``exposure`` float64 (NaN when not supplied),
-``nc_internal`` / ``nc_customer`` / ``nc_total`` nonconformities opened in the quarter
-by who detected them, ``audit_minor`` / ``audit_major`` / ``audit_critical`` /
-``audit_total`` audit findings opened in the quarter by severity, ``complaints``,
-``capa_closed`` CAPAs closed in the quarter, ``capa_days_to_close_mean`` their mean
-days from opened to closed, ``capa_on_time_share`` share of them (with a due date)
-closed on or before the due date (NaN when no CAPA closed), and per construct ``<c>``
-(current quarter) and ``<c>_lag<k>`` (the same unit's score k quarters earlier; NaN
-when that quarter is missing or suppressed: a gap is never bridged).
 """
 
 from __future__ import annotations
 
 import html
-import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, special, stats
+from scipy import linalg, stats
 
-from culture import frames
 from culture.errors import (
     ConfigError,
     InsufficientDataError,
-    ModelFitError,
     Problem,
     ValidationError,
 )
-
-__all__ = [
-    "COUNT_OUTCOMES",
-    "CONTINUOUS_OUTCOMES",
-    "CrossLaggedResult",
-    "LinkageResult",
-    "MixedFit",
-    "ModelFitError",
-    "NegBinFit",
-    "build_panel",
-    "cluster_robust_cov",
-    "continuous_model",
-    "count_model",
-    "cross_lagged",
-    "fit_negbin",
-    "fit_random_intercept",
-]
-
-UNIT = frames.UNIT
-QUARTER = "quarter"
-QINDEX = "quarter_index"
-EXPOSURE = "exposure"
-
-COUNT_OUTCOMES = ("nc_internal", "nc_customer", "nc_total", "audit_minor", "audit_major",
-                  "audit_critical", "audit_total", "complaints", "capa_closed")
-CONTINUOUS_OUTCOMES = ("capa_days_to_close_mean", "capa_on_time_share")
-_EVENT_COLUMNS = ("event_id", "kind", UNIT, "opened", "closed", "due", "severity", "detected")
-_DETECTED = ("internal", "customer")
-_Z975 = float(stats.norm.ppf(0.975))
-# alpha below exp(-20) ~ 2e-9 is the Poisson limit for any realistic count; stopping
-# there keeps the digamma differences in the score accurate
-_LOG_ALPHA_MIN = -20.0
-
-
-
-# --------------------------------------------------------------------------------------
-# Panel
-# --------------------------------------------------------------------------------------
-
-def _rows(mask: pd.Series, limit: int = 5) -> str:
-    """1-based row positions of a boolean mask, the first few only (never the values)."""
-    pos = np.flatnonzero(mask.to_numpy()) + 1
-    shown = ", ".join(str(p) for p in pos[:limit])
-    return f"row(s) {shown}" + (f" and {len(pos) - limit} more" if len(pos) > limit else "")
-
-
-def _quarter_index(q: pd.Series, name: str, problems: list[Problem]) -> pd.Series:
-    """Map ``YYYYQn`` strings to ``frames.wave_index`` (over unique values, not rows)."""
-    q = q.astype("string")
-    ok = q.str.fullmatch(frames.WAVE_RE.pattern.strip("^$")).fillna(False).astype(bool)
-    if (~ok).any():
-        problems.append(Problem(f"{name}, column '{QUARTER}', {_rows(~ok)}",
-                                "quarter must be of the form YYYYQn, e.g. 2026Q3"))
-    lookup = {v: frames.wave_index(v) for v in q[ok].unique()}
-    return q.map(lookup).astype("Int64")
-
-
-def _missing_columns(df: pd.DataFrame, need: Iterable[str], name: str,
-                     problems: list[Problem]) -> bool:
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        problems.append(Problem(name, f"missing required column(s) {missing}; "
-                                      f"given columns {list(map(str, df.columns))}"))
-    return bool(missing)
-
-
-def _check_scores(scores: pd.DataFrame, problems: list[Problem]) -> tuple[pd.DataFrame, list[str]]:
-    if _missing_columns(scores, (UNIT, QUARTER), "scores", problems):
-        return pd.DataFrame(), []
-    constructs = [c for c in scores.columns if c not in (UNIT, QUARTER)]
-    if not constructs:
-        problems.append(Problem("scores", "no construct columns besides unit_id and quarter"))
-    bad = [c for c in constructs if not pd.api.types.is_numeric_dtype(scores[c])
-           or pd.api.types.is_bool_dtype(scores[c])]
-    if bad:
-        problems.append(Problem(f"scores, column(s) {bad}",
-                                "construct scores must be numeric (NaN = suppressed)"))
-    out = pd.DataFrame({UNIT: scores[UNIT].astype("string"),
-                        QINDEX: _quarter_index(scores[QUARTER], "scores", problems)})
-    for c in constructs:
-        if c not in bad:
-            out[c] = scores[c].astype("float64")
-    if out[UNIT].isna().any():
-        problems.append(Problem(f"scores, column '{UNIT}', {_rows(out[UNIT].isna())}",
-                                "unit_id is missing"))
-    dup = out.duplicated([UNIT, QINDEX], keep=False) & out[QINDEX].notna()
-    if dup.any():
-        problems.append(Problem(f"scores, {_rows(dup)}",
-                                "more than one row for the same unit_id and quarter"))
-    return out, [c for c in constructs if c not in bad]
-
-
-def _check_exposure(exposure: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
-    if _missing_columns(exposure, (UNIT, QUARTER, EXPOSURE), "exposure", problems):
-        return pd.DataFrame(columns=[UNIT, QINDEX, EXPOSURE])
-    value = pd.to_numeric(exposure[EXPOSURE], errors="coerce").astype("float64")
-    bad = (value.isna() & exposure[EXPOSURE].notna()) | (value < 0)
-    if bad.any():
-        problems.append(Problem(f"exposure, column '{EXPOSURE}', {_rows(bad)}",
-                                "exposure must be a number >= 0"))
-    out = pd.DataFrame({UNIT: exposure[UNIT].astype("string"),
-                        QINDEX: _quarter_index(exposure[QUARTER], "exposure", problems),
-                        EXPOSURE: value})
-    dup = out.duplicated([UNIT, QINDEX], keep=False) & out[QINDEX].notna()
-    if dup.any():
-        problems.append(Problem(f"exposure, {_rows(dup)}",
-                                "more than one row for the same unit_id and quarter"))
-    return out
-
-
-def _check_events(events: pd.DataFrame, problems: list[Problem]) -> pd.DataFrame:
-    if _missing_columns(events, _EVENT_COLUMNS, "events", problems):
-        return pd.DataFrame(columns=list(_EVENT_COLUMNS))
-    ev = pd.DataFrame({UNIT: events[UNIT].astype("string"),
-                       "kind": events["kind"].astype("string"),
-                       "severity": events["severity"].astype("string"),
-                       "detected": events["detected"].astype("string")})
-    for col in ("opened", "closed", "due"):
-        parsed = pd.to_datetime(events[col], errors="coerce")
-        bad = parsed.isna() & events[col].notna()
-        if bad.any():
-            problems.append(Problem(f"events, column '{col}', {_rows(bad)}",
-                                    "not a date (use ISO 8601, e.g. 2026-03-31)"))
-        ev[col] = parsed
-    checks = [
-        (ev[UNIT].isna(), UNIT, "unit_id is missing"),
-        (~ev["kind"].isin(frames.QUALITY_KINDS).fillna(False).astype(bool), "kind",
-         f"kind must be one of {', '.join(frames.QUALITY_KINDS)}"),
-        (ev["opened"].isna() & events["opened"].isna(), "opened", "opened date is missing"),
-        ((ev["kind"] == "nonconformity").fillna(False).astype(bool)
-         & ~ev["detected"].isin(_DETECTED).fillna(False).astype(bool), "detected",
-         f"a nonconformity needs detected = {' or '.join(_DETECTED)}"),
-        ((ev["kind"] == "audit_finding").fillna(False).astype(bool)
-         & ~ev["severity"].isin(frames.SEVERITIES).fillna(False).astype(bool), "severity",
-         f"an audit finding needs severity = {', '.join(frames.SEVERITIES)}"),
-        ((ev["closed"] < ev["opened"]).fillna(False).astype(bool), "closed",
-         "closed before it was opened"),
-    ]
-    for mask, col, message in checks:
-        if mask.any():
-            problems.append(Problem(f"events, column '{col}', {_rows(mask)}", message))
-    return ev
-
-
-def _date_quarter(d: pd.Series) -> pd.Series:
-    """Quarter index of dates, same convention as ``frames.wave_index`` (year*4 + q-1)."""
-    return (d.dt.year * 4 + (d.dt.month - 1) // 3).astype("Int64")
-
-
-def _counts(ev: pd.DataFrame) -> pd.DataFrame:
-    """Event counts per unit x quarter opened (wide, zero-filled later)."""
-    kind, det, sev = ev["kind"], ev["detected"], ev["severity"]
-    flags = {
-        "nc_internal": (kind == "nonconformity") & (det == "internal"),
-        "nc_customer": (kind == "nonconformity") & (det == "customer"),
-        "audit_minor": (kind == "audit_finding") & (sev == "minor"),
-        "audit_major": (kind == "audit_finding") & (sev == "major"),
-        "audit_critical": (kind == "audit_finding") & (sev == "critical"),
-        "complaints": kind == "complaint",
-    }
-    wide = pd.DataFrame({k: v.fillna(False).astype("int64") for k, v in flags.items()})
-    wide[UNIT] = ev[UNIT]
-    wide[QINDEX] = _date_quarter(ev["opened"])
-    return wide.groupby([UNIT, QINDEX], as_index=False).sum()
-
-
-def _capa(ev: pd.DataFrame) -> pd.DataFrame:
-    """CAPA closure KPIs per unit x quarter *closed*.
-
-    A KPI measured at closure uses every closed CAPA exactly once and is not
-    censored by CAPAs still open at the end of the panel.
-    """
-    capa = ev[(ev["kind"] == "capa").fillna(False).astype(bool) & ev["closed"].notna()]
-    out = pd.DataFrame({
-        UNIT: capa[UNIT],
-        QINDEX: _date_quarter(capa["closed"]),
-        "capa_closed": 1,
-        "days": (capa["closed"] - capa["opened"]).dt.total_seconds() / 86400.0,
-        # on time only defined when a due date exists: NaN otherwise, so it is skipped
-        "on_time": (capa["closed"] <= capa["due"]).astype("float64").where(capa["due"].notna()),
-    })
-    return (out.groupby([UNIT, QINDEX], as_index=False)
-            .agg(capa_closed=("capa_closed", "sum"), capa_days_to_close_mean=("days", "mean"),
-                 capa_on_time_share=("on_time", "mean")))
-
-
-def _lag_frame(base: pd.DataFrame, cols: Sequence[str], k: int) -> pd.DataFrame:
-    """Values of ``cols`` from the same unit exactly k quarters earlier (no bridging)."""
-    shifted = base[[UNIT, QINDEX, *cols]].copy()
-    shifted[QINDEX] = shifted[QINDEX] + k
-    return shifted.rename(columns={c: f"{c}_lag{k}" for c in cols})
-
-
-def build_panel(scores: pd.DataFrame, events: pd.DataFrame, exposure: pd.DataFrame, *,
-                lags: Sequence[int] = (1, 2)) -> pd.DataFrame:
-    """Join released culture scores, quality events and exposure into a unit x quarter panel.
-
-    Parameters
-    ----------
-    scores : DataFrame
-        ``unit_id``, ``quarter`` (``YYYYQn``) and one numeric column per construct:
-        released unit-level aggregates only (NaN where the release suppressed a cell).
-    events : DataFrame
-        Quality register rows ``event_id, kind, unit_id, opened, closed, due, severity,
-        detected`` (see :mod:`culture.frames`). Counts are assigned to the quarter the
-        event was *opened*; CAPA KPIs to the quarter the CAPA was *closed*.
-    exposure : DataFrame
-        ``unit_id``, ``quarter``, ``exposure`` (e.g. units produced, hours worked).
-    lags : sequence of int
-        Lags (in quarters, >= 1) of every construct to add as ``<c>_lag<k>``.
-
-    Returns
-    -------
-    DataFrame
-        One row per unit x quarter present in any input, columns as in the module
-        docstring, sorted by unit and quarter. Unit ids are compared as strings.
-
-    Raises
-    ------
-    ValidationError
-        Listing every problem in the three inputs (positions and columns, never values).
-    ConfigError
-        If ``lags`` is not a sequence of positive integers.
-    """
-    lags = tuple(lags)
-    if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
-               for k in lags):
-        raise ConfigError(f"parameter 'lags' must hold integers >= 1 (quarters); given {lags!r}")
-    problems: list[Problem] = []
-    sc, constructs = _check_scores(scores, problems)
-    ex = _check_exposure(exposure, problems)
-    ev = _check_events(events, problems)
-    if problems:
-        raise ValidationError(problems, source="build_panel")
-
-    counts, capa = _counts(ev), _capa(ev)
-    keys = pd.concat([df[[UNIT, QINDEX]] for df in (sc, ex, counts, capa)], ignore_index=True)
-    panel = keys.drop_duplicates().sort_values([UNIT, QINDEX], ignore_index=True)
-    panel = panel.merge(ex, on=[UNIT, QINDEX], how="left")
-    panel = panel.merge(counts, on=[UNIT, QINDEX], how="left")
-    count_cols = [c for c in counts.columns if c not in (UNIT, QINDEX)]
-    # no register row for a unit-quarter in the panel means no event: 0, not missing
-    panel[count_cols] = panel[count_cols].fillna(0).astype("int64")
-    panel["nc_total"] = panel["nc_internal"] + panel["nc_customer"]
-    panel["audit_total"] = panel["audit_minor"] + panel["audit_major"] + panel["audit_critical"]
-    panel = panel.merge(capa, on=[UNIT, QINDEX], how="left")
-    panel["capa_closed"] = panel["capa_closed"].fillna(0).astype("int64")
-    panel = panel.merge(sc, on=[UNIT, QINDEX], how="left")
-    for k in lags:
-        panel = panel.merge(_lag_frame(sc, constructs, k), on=[UNIT, QINDEX], how="left")
-
-    panel[QINDEX] = panel[QINDEX].astype("int64")
-    quarters = {i: frames.wave_from_index(int(i)) for i in panel[QINDEX].unique()}
-    panel.insert(1, QUARTER, panel[QINDEX].map(quarters).astype("string"))
-    panel[EXPOSURE] = panel[EXPOSURE].astype("float64")
-    order = [UNIT, QUARTER, QINDEX, EXPOSURE, *COUNT_OUTCOMES, *CONTINUOUS_OUTCOMES]
-    lagged = [f"{c}_lag{k}" for c in constructs for k in lags]
-    return panel[order + constructs + lagged].reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------
-# Estimation engines (plain arrays; tested against published Stata / R output)
-# --------------------------------------------------------------------------------------
-
-def cluster_robust_cov(scores: np.ndarray, hessian: np.ndarray, groups: Sequence, *,
-                       linear: bool = False) -> np.ndarray:
-    """Cluster-robust (sandwich) covariance ``c * H^-1 (sum_g s_g s_g') H^-1``.
-
-    Parameters
-    ----------
-    scores : (n, k) array
-        Per-observation score contributions (gradient of each log-likelihood term).
-    hessian : (k, k) array
-        Hessian of the total log-likelihood at the estimate (negative definite).
-    groups : length-n sequence
-        Cluster labels.
-    linear : bool
-        ``False`` (ML models): ``c = G/(G-1)``, as Stata ``nbreg/logit ..., vce(cluster g)``
-        and R ``sandwich::vcovCL(fit, cluster = ~g)`` (HC0 with cluster adjustment).
-        ``True`` (least squares): ``c = G/(G-1) * (n-1)/(n-k)``, as Stata
-        ``regress ..., vce(cluster g)`` and ``vcovCL(lm_fit, type = "HC1")``.
-
-    References
-    ----------
-    Liang & Zeger (1986); Cameron & Miller (2015) "A practitioner's guide to
-    cluster-robust inference", J. Human Resources 50(2), eq. 11-12.
-    """
-    scores = np.asarray(scores, dtype="float64")
-    n, k = scores.shape
-    codes, _ = pd.factorize(pd.Series(np.asarray(groups)), use_na_sentinel=False)
-    n_groups = int(codes.max()) + 1
-    summed = np.zeros((n_groups, k))
-    np.add.at(summed, codes, scores)
-    bread = linalg.inv(-np.asarray(hessian, dtype="float64"))
-    c = n_groups / (n_groups - 1.0)
-    if linear:
-        c *= (n - 1.0) / (n - k)
-    cov = c * bread @ (summed.T @ summed) @ bread
-    return (cov + cov.T) / 2.0
-
-
-@dataclass(frozen=True)
-class NegBinFit:
-    """Result of :func:`fit_negbin`.
-
-    ``params`` holds the regression coefficients (log rate ratios) and ``cov`` their
-    covariance; ``alpha`` is the NB2 dispersion (Var = mu + alpha mu^2, Stata's alpha),
-    ``theta = 1/alpha`` is R's theta. ``cov_full`` covers (coefficients, log alpha).
-    """
-
-    params: pd.Series
-    bse: pd.Series
-    cov: pd.DataFrame
-    cov_full: pd.DataFrame
-    alpha: float
-    alpha_se: float
-    loglik: float
-    n_obs: int
-    n_groups: int | None
-    cov_type: str
-    iterations: int
-
-    @property
-    def theta(self) -> float:
-        return 1.0 / self.alpha if self.alpha > 0 else np.inf
-
-
-def _nb2_parts(params: np.ndarray, y: np.ndarray, X: np.ndarray, offset: np.ndarray):
-    """NB2 log-likelihood, per-observation scores and Hessian in (beta, log alpha).
-
-    ll_i = lnG(y+th) - lnG(th) - lnG(y+1) + th ln(th/(th+mu)) + y ln(mu/(th+mu)),
-    th = 1/alpha = exp(-eta), mu = exp(X b + offset) (Cameron & Trivedi 2013, eq. 3.26).
-    Written with betaln / log1p so it stays accurate near the Poisson limit (th large).
-    """
-    p = X.shape[1]
-    beta, eta = params[:p], params[p]
-    th = np.exp(-eta)
-    mu = np.exp(X @ beta + offset)
-    tm = th + mu
-    pos = y > 0
-    # lnG(y+th) - lnG(th) = lnG(y) - lnB(th, y) for y > 0, exactly 0 for y = 0
-    lg_ratio = np.where(pos, special.gammaln(np.where(pos, y, 1.0))
-                        - special.betaln(th, np.where(pos, y, 1.0)), 0.0)
-    ll = (lg_ratio - special.gammaln(y + 1.0) - th * np.log1p(mu / th)
-          + y * (np.log(mu) - np.log(tm)))
-    s_theta = (special.digamma(y + th) - special.digamma(th) - np.log1p(mu / th)
-               + (mu - y) / tm)
-    scores = np.column_stack([X * ((y - mu) * th / tm)[:, None], -th * s_theta])
-    hess = np.empty((p + 1, p + 1))
-    hess[:p, :p] = -(X * (mu * th * (th + y) / tm**2)[:, None]).T @ X
-    hess[:p, p] = hess[p, :p] = -th * (X.T @ ((y - mu) * mu / tm**2))
-    h_tt = (special.polygamma(1, y + th) - special.polygamma(1, th) + 1.0 / th - 1.0 / tm
-            - (mu - y) / tm**2)
-    hess[p, p] = th**2 * h_tt.sum() + th * s_theta.sum()
-    return float(ll.sum()), scores, hess
-
-
-def _poisson_start(y: np.ndarray, X: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Poisson maximum-likelihood start values (Newton with step halving)."""
-    def loglik(b):
-        eta = X @ b + offset
-        return float(np.sum(y * eta - np.exp(eta)))
-
-    # least squares on log((y + 0.5) / exposure) puts the first mu on the right scale
-    beta = np.linalg.lstsq(X, np.log(y + 0.5) - offset, rcond=None)[0]
-    ll = loglik(beta)
-    for _ in range(100):
-        mu = np.exp(X @ beta + offset)
-        step = np.linalg.lstsq((X * mu[:, None]).T @ X, X.T @ (y - mu), rcond=None)[0]
-        for _ in range(40):
-            new_ll = loglik(beta + step)
-            if np.isfinite(new_ll) and new_ll >= ll:
-                break
-            step = step / 2.0
-        beta, ll = beta + step, new_ll
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return beta
-
-
-def fit_negbin(y, X: pd.DataFrame | np.ndarray, *, offset=None, groups=None,
-               information: Literal["observed", "expected"] = "observed",
-               max_iter: int = 200, tol: float = 1e-10) -> NegBinFit:
-    """Maximum-likelihood NB2 (negative binomial) regression with an optional offset.
-
-    Maximises the NB2 log-likelihood jointly over the coefficients and log(alpha) by
-    Newton-Raphson with step halving, from Poisson start values.
-
-    Parameters
-    ----------
-    y : array-like of counts (n,)
-    X : DataFrame or array (n, p)
-        Design matrix including the intercept column (names become ``params`` index).
-    offset : array-like (n,), optional
-        Added to the linear predictor with coefficient 1, e.g. ``log(exposure)``.
-    groups : array-like (n,), optional
-        Cluster labels. When given, ``cov`` is cluster-robust
-        (:func:`cluster_robust_cov`, Stata ``vce(cluster g)``); otherwise model-based.
-    information : {"observed", "expected"}
-        Model-based covariance from the observed information (Stata ``nbreg``, OIM,
-        the default) or, for the coefficients, the expected information given alpha
-        (R ``summary(MASS::glm.nb(...))``). Ignored when ``groups`` is given.
-
-    Returns
-    -------
-    NegBinFit
-
-    Raises
-    ------
-    ModelFitError
-        Singular design or no convergence.
-
-    Notes
-    -----
-    Agrees with Stata ``nbreg y x, exposure(e) [vce(cluster g)]`` and with R
-    ``MASS::glm.nb(y ~ x + offset(log(e)))`` (estimates, theta; standard errors with
-    ``information="expected"``). Without overdispersion the ML estimate of alpha is on
-    the boundary 0: the Poisson fit is returned with ``alpha = 0`` and ``alpha_se`` NaN.
-    """
-    names = list(map(str, X.columns)) if isinstance(X, pd.DataFrame) else \
-        [f"x{i}" for i in range(np.shape(X)[1])]
-    X = np.asarray(X, dtype="float64")
-    y = np.asarray(y, dtype="float64")
-    n, p = X.shape
-    offset = np.zeros(n) if offset is None else np.asarray(offset, dtype="float64")
-    if np.linalg.matrix_rank(X) < p:
-        raise ModelFitError(f"the design matrix is singular (columns {names}); a predictor "
-                            "is constant or a combination of others")
-    beta = _poisson_start(y, X, offset)
-    mu = np.exp(X @ beta + offset)
-    # The NB2 score for alpha at alpha = 0 is sum((y - mu)^2 - y) / 2 (Cameron & Trivedi
-    # 2013, sec. 3.4): when it is <= 0 at the Poisson fit, the ML estimate of alpha is on
-    # the boundary 0 and the NB2 model reduces to Poisson.
-    if np.sum((y - mu) ** 2 - y) <= 0:
-        return _poisson_boundary(beta, y, X, offset, names, groups)
-    # start alpha at the moment estimate of the auxiliary regression, kept in a sane range
-    alpha0 = float(np.clip(np.sum(((y - mu) ** 2 - y) / mu**2) / max(n - p, 1), 1e-3, 10.0))
-    theta = np.r_[beta, np.log(alpha0)]
-    ll, scores, hess = _nb2_parts(theta, y, X, offset)
-    converged, iterations = False, 0
-    while iterations < max_iter:
-        iterations += 1
-        grad = scores.sum(axis=0)
-        try:
-            step = linalg.solve(-hess, grad, assume_a="pos")
-        except (linalg.LinAlgError, ValueError):
-            step = grad / max(1.0, np.abs(grad).max())  # not concave here: gradient ascent
-        for _ in range(60):  # step halving keeps every iteration an ascent step
-            trial = theta + step
-            trial[-1] = min(max(trial[-1], _LOG_ALPHA_MIN), 10.0)
-            t_ll, t_scores, t_hess = _nb2_parts(trial, y, X, offset)
-            if np.isfinite(t_ll) and t_ll >= ll - 1e-12 * abs(ll):
-                break
-            step = step / 2.0
-        theta, ll_old = trial, ll
-        ll, scores, hess = t_ll, t_scores, t_hess
-        if np.max(np.abs(step)) < tol or abs(ll - ll_old) < tol * (1.0 + abs(ll)) * 1e-3:
-            converged = True
-            break
-    if theta[-1] <= _LOG_ALPHA_MIN + 1.0:  # drifted to alpha ~ 0: the Poisson boundary
-        return _poisson_boundary(_poisson_start(y, X, offset), y, X, offset, names, groups)
-    grad = scores.sum(axis=0)
-    if not converged or np.max(np.abs(grad)) > 1e-4 * max(1.0, np.sqrt(n)):
-        raise ModelFitError(f"the negative binomial model did not converge in {max_iter} "
-                            "iterations; check for outliers or predictors on very large scales")
-    if groups is not None:
-        cov_full = cluster_robust_cov(scores, hess, groups)
-        cov_type = "cluster"
-    else:
-        cov_full = linalg.inv(-hess)
-        cov_type = "observed"
-        if information == "expected":
-            mu = np.exp(X @ theta[:p] + offset)
-            w = mu / (1.0 + np.exp(theta[-1]) * mu)  # IRLS weights of glm.nb at theta
-            cov_full[:p, :p] = linalg.inv((X * w[:, None]).T @ X)
-            cov_full[:p, p] = cov_full[p, :p] = 0.0
-            cov_full[p, p] = -1.0 / hess[p, p]  # glm.nb: theta SE given the means
-            cov_type = "expected"
-    alpha = float(np.exp(theta[-1]))
-    return _negbin_result(theta[:p], alpha, alpha * float(np.sqrt(cov_full[p, p])), cov_full,
-                          names, ll, n, groups, cov_type, iterations)
-
-
-def _negbin_result(beta, alpha, alpha_se, cov_full, names, ll, n, groups, cov_type,
-                   iterations) -> NegBinFit:
-    p = len(names)
-    full = [*names, "log_alpha"]
-    cov_full = pd.DataFrame(cov_full, index=full, columns=full)
-    return NegBinFit(
-        params=pd.Series(beta, index=names),
-        bse=pd.Series(np.sqrt(np.diag(cov_full.to_numpy())[:p]), index=names),
-        cov=cov_full.iloc[:p, :p], cov_full=cov_full, alpha=alpha, alpha_se=alpha_se,
-        loglik=float(ll), n_obs=n,
-        n_groups=None if groups is None else int(pd.Series(np.asarray(groups)).nunique()),
-        cov_type=cov_type, iterations=iterations)
-
-
-def _poisson_boundary(beta, y, X, offset, names, groups) -> NegBinFit:
-    """alpha = 0: the Poisson fit, with log alpha reported as not estimated (NaN)."""
-    p = len(names)
-    mu = np.exp(X @ beta + offset)
-    hess = -(X * mu[:, None]).T @ X
-    if groups is not None:
-        cov_b, cov_type = cluster_robust_cov(X * (y - mu)[:, None], hess, groups), "cluster"
-    else:
-        cov_b, cov_type = linalg.inv(-hess), "observed"
-    cov_full = np.full((p + 1, p + 1), np.nan)
-    cov_full[:p, :p] = cov_b
-    ll = float(np.sum(y * np.log(mu) - mu - special.gammaln(y + 1.0)))
-    return _negbin_result(beta, 0.0, np.nan, cov_full, names, ll, len(y), groups, cov_type, 0)
-
-
-@dataclass(frozen=True)
-class MixedFit:
-    """Result of :func:`fit_random_intercept` (lme4 ``summary()`` quantities)."""
-
-    params: pd.Series
-    bse: pd.Series
-    sd_group: float
-    sd_resid: float
-    reml_criterion: float
-    n_obs: int
-    n_groups: int
-    converged: bool
-    messages: tuple[str, ...] = field(default_factory=tuple)
-
-
-def fit_random_intercept(y, X: pd.DataFrame | np.ndarray, groups, *, reml: bool = True) -> MixedFit:
-    """Linear mixed model with a random intercept per group (statsmodels ``MixedLM``).
-
-    ``y = X b + u_g + e``, ``u_g ~ N(0, sd_group^2)``, ``e ~ N(0, sd_resid^2)``; REML by
-    default. Agrees with R ``lme4::lmer(y ~ x + (1 | g), REML = TRUE)``: fixed effects,
-    their standard errors ``(X' V^-1 X)^-1``, the two standard deviations and the
-    REML criterion (``-2 * restricted log-likelihood``).
-    """
-    from statsmodels.regression.mixed_linear_model import MixedLM  # heavy import: lazily
-
-    names = list(map(str, X.columns)) if isinstance(X, pd.DataFrame) else \
-        [f"x{i}" for i in range(np.shape(X)[1])]
-    Xa = np.asarray(X, dtype="float64")
-    if np.linalg.matrix_rank(Xa) < Xa.shape[1]:
-        raise ModelFitError(f"the design matrix is singular (columns {names})")
-    model = MixedLM(np.asarray(y, dtype="float64"), Xa, groups=np.asarray(groups))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        res = model.fit(reml=reml)
-    messages = tuple(sorted({str(w.message).splitlines()[0] for w in caught}))
-    k = Xa.shape[1]
-    return MixedFit(
-        params=pd.Series(np.asarray(res.fe_params), index=names),
-        bse=pd.Series(np.asarray(res.bse_fe)[:k], index=names),
-        sd_group=float(np.sqrt(np.asarray(res.cov_re)[0, 0])),
-        sd_resid=float(np.sqrt(res.scale)),
-        reml_criterion=float(-2.0 * res.llf),
-        n_obs=int(Xa.shape[0]), n_groups=int(pd.Series(np.asarray(groups)).nunique()),
-        converged=bool(res.converged), messages=messages,
-    )
-
+from culture.stats.mixed import fit_random_intercept
+from culture.stats.negbin import Z975 as _Z975
+from culture.stats.negbin import cluster_robust_cov, fit_negbin
+from culture.stats.panel import EXPOSURE, QINDEX, QUARTER, UNIT, lag_frame, quarter_index
 
 # --------------------------------------------------------------------------------------
 # Shared model preparation
@@ -672,7 +100,7 @@ def _panel_qindex(panel: pd.DataFrame) -> pd.Series:
     if QINDEX in panel.columns:
         return panel[QINDEX].astype("int64")
     problems: list[Problem] = []
-    qi = _quarter_index(panel[QUARTER], "panel", problems)
+    qi = quarter_index(panel[QUARTER], "panel", problems)
     if problems:
         raise ValidationError(problems, source="panel")
     return qi.astype("int64")
@@ -760,7 +188,7 @@ def _within_between(d: pd.DataFrame, cols: Sequence[str], predictors: Sequence[s
     return X, notes
 
 
-_WORDING = ("These are associations in observational data, not evidence of cause and effect: "
+WORDING = ("These are associations in observational data, not evidence of cause and effect: "
             "other differences between units and periods can produce them.")
 
 
@@ -923,7 +351,7 @@ def count_model(panel: pd.DataFrame, *, outcome: str, predictors: Sequence[str],
                      "Poisson model.")
     notes += [f"Rate ratios are per one-point difference in the released score of each "
               f"construct, with 95% CIs clustered by {cluster} ({n_clusters} clusters).",
-              _WORDING]
+              WORDING]
     params = pd.DataFrame({
         "parameter": [*fit.params.index, "alpha"],
         "estimate": [*fit.params.to_numpy(), fit.alpha],
@@ -980,7 +408,7 @@ def continuous_model(panel: pd.DataFrame, *, outcome: str, predictors: Sequence[
                      + ("; ".join(fit.messages) or "no convergence") + ".")
     notes += [f"Differences are in the units of {outcome} per one-point difference in the "
               "released score; unit and residual standard deviations are in .params.",
-              _WORDING]
+              WORDING]
     params = pd.DataFrame({
         "parameter": [*fit.params.index, "sd_unit", "sd_residual"],
         "estimate": [*fit.params.to_numpy(), fit.sd_group, fit.sd_resid],
@@ -1077,7 +505,7 @@ def cross_lagged(panel: pd.DataFrame, *, construct: str, outcome: str,
                          "c": panel[construct].astype("float64"),
                          "y": pd.to_numeric(panel[outcome]).astype("float64"),
                          "e": pd.to_numeric(panel[exposure], errors="coerce").astype("float64")})
-    d = base.merge(_lag_frame(base, ["c", "y", "e"], 1), on=[UNIT, QINDEX], how="left")
+    d = base.merge(lag_frame(base, ["c", "y", "e"], 1), on=[UNIT, QINDEX], how="left")
     d.index = panel.index
     have = pd.MultiIndex.from_arrays([base[UNIT], base[QINDEX]])
     prior = pd.Series(pd.MultiIndex.from_arrays([base[UNIT], base[QINDEX] - 1]).isin(have),
