@@ -113,7 +113,7 @@ def _notebook(quick: bool):
     import papermill
 
     from culture.boundary.bundle import Bundle
-    from culture.report.pack import NOTEBOOK_DIR
+    from culture.resources import notebook_dir
 
     bundle_dir = next(iter(sorted(Path("data/demo/workspace/bundles").glob("*"))), None)
     if bundle_dir is None:
@@ -129,7 +129,7 @@ def _notebook(quick: bool):
     params = {"bundle": str(bundle_dir.resolve()), "wave": bundle.wave, "unit_id": str(unit)}
 
     def work():
-        papermill.execute_notebook(str(NOTEBOOK_DIR / "unit_brief.ipynb"), str(tmp / "out.ipynb"),
+        papermill.execute_notebook(str(notebook_dir() / "unit_brief.ipynb"), str(tmp / "out.ipynb"),
                                    parameters=params, kernel_name="python3", progress_bar=False)
 
     def baseline():
@@ -157,7 +157,7 @@ def _ingest(quick: bool):
     from pathlib import Path
 
     from culture.ingest import read_responses
-    from culture.synth.tool_exports import write_export
+    from culture.synth import write_export
 
     instrument = load_default_instrument()
     n = 5_000 if quick else 200_000

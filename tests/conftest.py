@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from culture.measure.instrument import load_default_instrument
-from culture.synth.organisation import SynthConfig, make_organisation
+from culture.synth import SynthConfig, make_organisation
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from culture.boundary import Thresholds, build_release, comments_long, redact, suppress
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.audit import audit_release
-from culture.boundary.suppression import Thresholds, build_release, comments_long, redact, suppress
 from culture.errors import ConfigError
 from culture.measure.instrument import parse_instrument
 

@@ -14,9 +14,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from culture.boundary import Thresholds, build_release, comments_long
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.audit import audit_release
-from culture.boundary.suppression import Thresholds, build_release, comments_long
 from test_anonymity import SMALL_INSTRUMENT, audit_frame, make_wave, score_inline
 
 BANDS = ("staff", "lead", "manager", "X")

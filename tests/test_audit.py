@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import culture.boundary.audit
+from culture.boundary import Release
 from culture.boundary.audit import audit_release
-from culture.boundary.suppression import Release
 from culture.errors import ConfidentialityError
 from test_anonymity import audit_frame, release_of
 

@@ -36,7 +36,7 @@ from culture.measure.instrument import load_default_instrument
 from culture.store import schema as store_mod
 from culture.store.pseudonym import KEY_ENV
 from culture.store.workspace import Workspace
-from culture.synth.organisation import SynthConfig, make_organisation
+from culture.synth import SynthConfig, make_organisation
 from lockholder import another_writer
 
 CANARY = "ZEBRA-CANARY-7731"      # planted in a comment cell; must never be printed

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from culture import frames as F
-from culture.boundary.release import SUPPRESSED_LABEL
+from culture.boundary import SUPPRESSED_LABEL
 from culture.cli import main
 from culture.errors import EXIT_OK, EXIT_USAGE
 from culture.measure.scoring import score

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from culture.analysis import findings as fnd
-from culture.boundary.release import RELEASED, SUPPRESSED
+from culture.boundary import RELEASED, SUPPRESSED
 from culture.stats.change import classify_change
 
 VERDICTS = ["significant and meaningful", "significant, small", "not significant", "not tested"]

@@ -9,11 +9,11 @@ import yaml
 
 from culture.errors import InstrumentError
 from culture.measure.instrument import (
-    default_instrument_path,
     fold_label,
     load_instrument,
     parse_instrument,
 )
+from culture.resources import default_instrument_path
 
 
 @pytest.fixture()

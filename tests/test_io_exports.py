@@ -20,7 +20,7 @@ import pytest
 from culture.errors import ConfigError
 from culture.ingest import detect_format, read_responses
 from culture.measure.instrument import load_default_instrument
-from culture.synth.tool_exports import WRITE_FORMATS, write_export
+from culture.synth import WRITE_FORMATS, write_export
 
 EXT = {"msforms": "xlsx", "xlsx": "xlsx", "spss": "sav"}
 

@@ -44,11 +44,12 @@ import time
 import numpy as np
 import pytest
 
-from culture.analysis.quality import analyse_drivers, analyse_linkage
-from culture.boundary.release import Thresholds
+from culture.analysis.drivers import analyse_drivers
+from culture.analysis.quality import analyse_linkage
+from culture.boundary import Thresholds
 from culture.measure.scoring import score
 from culture.pipeline import synthetic_releases
-from culture.synth.organisation import SynthConfig, make_organisation
+from culture.synth import SynthConfig, make_organisation
 
 SEEDS = (1, 2, 3)
 # synth outcome key -> panel outcome column

@@ -13,19 +13,19 @@ import pandas as pd
 import pytest
 
 from culture import stats as lk
+from culture.analysis.drivers import DRIVER_COLUMNS, analyse_drivers
 from culture.analysis.quality import (
     CROSS_COLUMNS,
-    DRIVER_COLUMNS,
     FIT_COLUMNS,
     HEADLINE,
     MODEL_COLUMNS,
     NOTE_DETECTION,
-    analyse_drivers,
     analyse_linkage,
     default_predictors,
     released_unit_scores,
 )
-from culture.boundary.release import RELEASED, STATS, SUPPRESSED, Release, Thresholds
+from culture.boundary import RELEASED, SUPPRESSED, Release, Thresholds
+from culture.boundary.release import STATS
 from culture.errors import ConfigError
 from culture.measure.scoring import score
 from culture.pipeline import synthetic_releases

@@ -11,21 +11,21 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
-from culture.boundary.aggregate import aggregate_wave
-from culture.boundary.leakgate import scan_outputs
-from culture.boundary.release import count_label, release_table
-from culture.boundary.suppression import (
+from culture.boundary import (
     SUPPRESSED_LABEL,
     Release,
-    RereleaseRefused,
     Thresholds,
     build_release,
     check_rerelease,
     comments_long,
+    count_label,
     ledger_cells,
+    release_table,
     unreleased_texts,
 )
-from culture.errors import ConfidentialityError, ConfigError
+from culture.boundary.aggregate import aggregate_wave
+from culture.boundary.leakgate import scan_outputs
+from culture.errors import ConfidentialityError, ConfigError, RereleaseRefused
 from test_anonymity import SMALL_INSTRUMENT, make_wave, release_of, score_inline
 
 TREE = {"CO": (None, 2), "SALES": ("CO", 4), "TECH": ("CO", 9), "OPS": ("CO", {"staff": 6, "lead": 5})}

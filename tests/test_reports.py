@@ -15,9 +15,11 @@ import pytest
 from culture import frames as F
 from culture.boundary.bundle import Bundle
 from culture.errors import ConfidentialityError, ConfigError, NotebookError
-from culture.report.pack import NOTEBOOK_DIR, build_pack
+from culture.report.pack import build_pack
 from culture.report.params import validate_parameters
+from culture.resources import notebook_dir
 
+NOTEBOOK_DIR = notebook_dir()
 LOCAL_PATH = re.compile(r"(/tmp/|/work/|/home/|/root/|[A-Z]:\\\\)")
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from culture import frames as F
-from culture.synth.organisation import SynthConfig, expected_code, make_organisation
+from culture.synth import SynthConfig, make_organisation
+from culture.synth.organisation import expected_code
 
 
 def test_deterministic_for_a_seed(instrument):

@@ -35,9 +35,8 @@ from culture.analysis.trends import (
     perception_gaps,
     wave_changes,
 )
+from culture.boundary import Thresholds, build_release
 from culture.boundary.aggregate import aggregate_wave
-from culture.boundary.release import Thresholds
-from culture.boundary.suppression import build_release
 from culture.frames import wave_index
 from culture.measure.scoring import score
 

@@ -21,11 +21,10 @@ import pandas as pd
 import pytest
 
 from culture.analysis.trends import RULE_SAME, match_units, perception_gaps, wave_changes
+from culture.boundary import Thresholds, build_release
 from culture.boundary.aggregate import aggregate_wave
-from culture.boundary.release import Thresholds
-from culture.boundary.suppression import build_release
 from culture.measure.scoring import score
-from culture.synth.organisation import SynthConfig, make_organisation
+from culture.synth import SynthConfig, make_organisation
 
 SEEDS = (1, 2, 3, 4, 5, 6)
 ALPHA = 0.05

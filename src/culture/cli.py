@@ -43,7 +43,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from culture import errors
+from culture import __version__, errors
 from culture import frames as F
 from culture.ingest import FORMATS, PARTIAL_POLICIES
 
@@ -81,6 +81,7 @@ def _global_options(*, suppress: bool) -> argparse.ArgumentParser:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="culture", parents=[_global_options(suppress=False)],
                                 description="Leadership and quality culture workbench")
+    p.add_argument("--version", action="version", version=f"culture {__version__}")
     common = [_global_options(suppress=True)]
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -192,7 +193,8 @@ def _analysis_commands(sub: Any, common: list) -> None:
 # ----------------------------------------------------------------------------- helpers
 
 def _instrument(args: argparse.Namespace) -> Any:
-    from culture.measure.instrument import default_instrument_path, load_instrument
+    from culture.measure.instrument import load_instrument
+    from culture.resources import default_instrument_path
 
     return load_instrument(args.instrument or default_instrument_path())
 
@@ -353,7 +355,8 @@ def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
     their reasons, in a dry run too, and the progress bar has real stages.
     """
     from culture.ingest import read_responses
-    from culture.measure.instrument import default_instrument_path, load_instrument
+    from culture.measure.instrument import load_instrument
+    from culture.resources import default_instrument_path
 
     path = Path(args.file)
     with _progress(["instrument", "read", "store"], sys.stderr) as step:

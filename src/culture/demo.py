@@ -21,12 +21,12 @@ from culture.measure.reliability import instrument_reliability
 from culture.measure.scoring import score
 from culture.pipeline import run_report
 from culture.store.workspace import Workspace
-from culture.synth.organisation import (
+from culture.synth import (
     SynthConfig,
     SyntheticOrganisation,
     make_organisation,
+    write_export,
 )
-from culture.synth.tool_exports import write_export
 
 REGISTER_KINDS = ("nonconformity", "audit_finding", "complaint", "capa")
 

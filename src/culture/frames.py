@@ -52,6 +52,20 @@ FINISHED = "finished"
 META_COLUMNS = (RESPONSE_ID, RESPONDENT, WAVE, UNIT, STARTED, SUBMITTED, DURATION, FINISHED)
 
 QUALITY_KINDS = ("nonconformity", "audit_finding", "complaint", "capa")
+# Outcomes of the unit x quarter quality panel (culture.stats.panel), as people read them.
+OUTCOME_LABELS = {
+    "nc_customer": "nonconformities found by customers",
+    "nc_internal": "nonconformities found internally",
+    "nc_total": "nonconformities",
+    "audit_minor": "minor audit findings",
+    "audit_major": "major audit findings",
+    "audit_critical": "critical audit findings",
+    "audit_total": "audit findings",
+    "complaints": "customer complaints",
+    "capa_closed": "CAPAs closed",
+    "capa_days_to_close_mean": "days to close a CAPA",
+    "capa_on_time_share": "share of CAPAs closed on time",
+}
 SEVERITIES = ("minor", "major", "critical")
 
 WAVE_RE = re.compile(r"^(?P<year>\d{4})Q(?P<q>[1-4])$")

@@ -25,8 +25,11 @@ from culture import frames as F
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.audit import AuditResult, audit_release
 from culture.boundary.bundle import Bundle
+from culture.boundary.comments import comments_long, unreleased_texts
+from culture.boundary.leakgate import fold_text
+from culture.boundary.ledger import check_rerelease, ledger_cells
 from culture.boundary.release import Release, Thresholds
-from culture.boundary.suppression import build_release, check_rerelease, comments_long, ledger_cells
+from culture.boundary.suppression import build_release
 from culture.errors import ConfigError
 from culture.measure.instrument import Instrument
 from culture.measure.scoring import ScoredWave, score
@@ -171,8 +174,6 @@ def release_waves(ws: Workspace, instrument: Instrument, wave: str, *, threshold
 
 def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tuple[list[str], list[str]]:
     """What must never appear in a published file: pseudonyms and unreleased comment texts."""
-    from culture.boundary.suppression import unreleased_texts
-
     pseudonyms: set[str] = set()
     texts: set[str] = set()
     shown: set[str] = set()
@@ -181,14 +182,10 @@ def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tu
         pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | set(r[F.RESPONSE_ID].dropna().astype(str))
         comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
         texts |= set(unreleased_texts(comments, rw.release))
-        shown |= {_fold(t) for t in rw.release.table("comments")["text"].astype(str)}
+        shown |= {fold_text(t) for t in rw.release.table("comments")["text"].astype(str)}
     # The same words written in two units ("More training, please") may be released for one
     # and withheld for the other; seeing the released copy reveals nothing about the other.
-    return sorted(pseudonyms), sorted(t for t in texts if _fold(t) not in shown)
-
-
-def _fold(text: str) -> str:
-    return " ".join(str(text).casefold().split())
+    return sorted(pseudonyms), sorted(t for t in texts if fold_text(t) not in shown)
 
 
 def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,

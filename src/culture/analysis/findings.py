@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from culture.boundary.release import RELEASED, Release, unit_paths
+from culture.frames import OUTCOME_LABELS
 from culture.measure.instrument import ISO9001_511_LETTERS, ISO9001_CLAUSES, Instrument
 from culture.stats.change import benjamini_hochberg
 
@@ -31,15 +32,6 @@ MEANINGFUL = "significant and meaningful"
 TIER = {"change": 300.0, "linkage": 200.0, "perception_gap": 200.0, "control_chart": 100.0}
 FINDING_COLUMNS = ("finding_id", "kind", "unit_id", "measure", "direction", "rank_score", "sentence",
                    "numbers")
-OUTCOME_WORDS = {
-    "nc_customer": "nonconformities found by customers",
-    "nc_internal": "nonconformities found internally",
-    "nc_total": "nonconformities",
-    "complaints": "customer complaints",
-    "audit_total": "audit findings",
-    "capa_days_to_close_mean": "days to close a CAPA",
-    "capa_on_time_share": "share of CAPAs closed on time",
-}
 
 
 def _fmt(x: float, d: int = 1) -> str:
@@ -118,7 +110,7 @@ def linkage_findings(models: pd.DataFrame, instrument: Instrument, *, alpha: flo
         construct = str(r["term"])
         if construct not in names or not (r["q"] < alpha):
             continue
-        outcome = OUTCOME_WORDS.get(str(r["outcome"]), str(r["outcome"]).replace("_", " "))
+        outcome = OUTCOME_LABELS.get(str(r["outcome"]), str(r["outcome"]).replace("_", " "))
         component = str(r.get("component", ""))
         lag = int(r["lag"]) if pd.notna(r.get("lag")) else 0
         when = " a quarter later" if lag == 1 else (f" {lag} quarters later" if lag > 1 else "")

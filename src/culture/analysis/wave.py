@@ -14,35 +14,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from culture import measure as ps
 from culture.analysis import findings as fnd
+from culture.analysis.instrument_review import instrument_review
 from culture.boundary.release import RELEASED, Thresholds
 from culture.measure.instrument import Instrument
-
-
-def instrument_review(data, instrument: Instrument, *, thresholds: Thresholds) -> tuple[dict, list[str]]:
-    """Reliability, item statistics and flags, CFA fit of the instrument (organisation level)."""
-    notes: list[str] = []
-    responses, scored = data.responses, data.scored
-    if len(responses) < thresholds.models:
-        return {}, [f"instrument review needs at least {thresholds.models} respondents; "
-                    f"{len(responses)} in {data.wave}"]
-    tables = {"reliability": ps.instrument_reliability(responses, instrument)}
-    items = ps.item_statistics(responses, instrument)
-    tables["item_statistics"] = items
-    tables["item_flags"] = ps.flag_items(items)
-    model = {c.id: [i.id for i in instrument.items_of(c.id)] for c in instrument.constructs}
-    try:
-        fit = ps.cfa(scored.keyed[~scored.flags.any(axis=1)], model)
-    except ps.PsychometricsInputError as exc:
-        # A small organisation may have fewer complete answer sets than items: the rest of
-        # the review is still useful, so the CFA is skipped with the reason, not the pack.
-        notes.append(f"CFA of the instrument not fitted for {data.wave}: {exc.problems[0].message}")
-        return tables, notes
-    tables["cfa_fit"] = fit.fit
-    tables["cfa_loadings"] = fit.loadings
-    notes += list(fit.notes)
-    return tables, notes
 
 
 def participation(released: Mapping) -> pd.DataFrame:
@@ -63,7 +38,8 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
                  events: pd.DataFrame, exposure: pd.DataFrame, min_change: float = 0.2,
                  seed: int = 0) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Compute every table of the report pack for ``wave``; returns (tables, notes)."""
-    from culture.analysis.quality import analyse_drivers, analyse_linkage
+    from culture.analysis.drivers import analyse_drivers
+    from culture.analysis.quality import analyse_linkage
     from culture.analysis.trends import analyse_trends
 
     current = released[wave]

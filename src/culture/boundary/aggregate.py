@@ -42,7 +42,6 @@ from culture.measure.instrument import Instrument
 ALL = "all"  # demographic/band value of uncut rows
 RESPONDENTS = "respondents"  # measure that counts every respondent (response rates)
 STAT_COLUMNS = ("n", "mean", "sd", "se", "ci_low", "ci_high", "pct_favourable")
-TABLE_COLUMNS = ("unit_id", "demographic", "band", "kind", "measure", *STAT_COLUMNS, "sensitive")
 
 
 # --------------------------------------------------------------------------- org tree

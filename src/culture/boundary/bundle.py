@@ -27,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from culture.boundary.release import Release, file_sha256
+from culture.boundary.release import Release
 from culture.errors import ConfidentialityError, ConfigError
+from culture.files import sha256_file
 
 FORMAT = "culture-bundle"
 FORMAT_VERSION = 1
@@ -69,11 +70,11 @@ class Bundle:
         for wave, release in self.releases.items():
             release.save(out / "releases" / wave)
             for p in sorted((out / "releases" / wave).iterdir()):
-                files[str(p.relative_to(out))] = file_sha256(p)
+                files[str(p.relative_to(out))] = sha256_file(p)
         for name, frame in self.tables.items():
             path = out / "tables" / f"{name}.parquet"
             _safe_for_parquet(frame).to_parquet(path, index=False)
-            files[str(path.relative_to(out))] = file_sha256(path)
+            files[str(path.relative_to(out))] = sha256_file(path)
         manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "wave": self.wave,
                     "waves": sorted(self.releases), "tables": sorted(self.tables),
                     "files": files, **{k: v for k, v in self.meta.items() if k not in ("files",)}}
@@ -93,7 +94,7 @@ class Bundle:
             raise ConfigError(f"{src / 'manifest.json'}: not a {FORMAT} of version {FORMAT_VERSION}")
         for rel, digest in manifest["files"].items():
             path = src / rel
-            if not path.exists() or file_sha256(path) != digest:
+            if not path.exists() or sha256_file(path) != digest:
                 raise ConfidentialityError(f"{rel}: missing or changed since the bundle was written")
         releases = {w: Release.load(src / "releases" / w) for w in manifest["waves"]}
         tables = {n: pd.read_parquet(src / "tables" / f"{n}.parquet") for n in manifest["tables"]}

@@ -114,8 +114,9 @@ def _blank(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
+def fold_text(text: str) -> str:
+    """Case- and space-insensitive form of a text, as the gate compares comments."""
+    return " ".join(str(text).casefold().split())
 
 
 class _Scanner:
@@ -124,7 +125,7 @@ class _Scanner:
         ids = {str(p).casefold() for p in pseudonyms if str(p).strip()}
         self.token_ids = {p for p in ids if TOKEN_RE.fullmatch(p)}
         self.other_ids = ids - self.token_ids
-        self.texts = sorted({_fold(str(t)) for t in texts if len(_fold(str(t))) >= MIN_TEXT})
+        self.texts = sorted({fold_text(str(t)) for t in texts if len(fold_text(str(t))) >= MIN_TEXT})
         self.findings: list[dict] = []
 
     def add(self, file: str, where: str, kind: str, detail: str) -> None:
@@ -137,7 +138,7 @@ class _Scanner:
         if any(tok.casefold() in self.token_ids for tok in TOKEN_RE.findall(value)) or \
                 any(p in folded for p in self.other_ids):
             self.add(file, where, "pseudonym", "a respondent pseudonym appears")
-        flat = _fold(value)
+        flat = fold_text(value)
         if any(t in flat for t in self.texts):
             self.add(file, where, "unreleased_text", "a comment that was not released appears")
         if PATH_RE.search(value):

@@ -25,7 +25,6 @@ so :func:`culture.leakgate.scan_outputs` can check every one against k.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from culture.errors import ConfidentialityError, ConfigError
+from culture.files import sha256_file
 
 # One neutral label for every withheld cell. It does not say "fewer than k",
 # because complementary suppression also hides cells with k or more people and
@@ -109,8 +109,6 @@ class Thresholds:
         return cls(**dict(data))
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -228,7 +226,7 @@ class Release:
         for name in TABLES:
             path = out / f"{name}.parquet"
             self._tables[name].to_parquet(path, index=False)
-            files[name] = {"file": path.name, "sha256": file_sha256(path), "rows": len(self._tables[name])}
+            files[name] = {"file": path.name, "sha256": sha256_file(path), "rows": len(self._tables[name])}
         manifest = {"format": "culture-release", "format_version": FORMAT_VERSION, "wave": self.wave,
                     "instrument": {"id": self.instrument_id, "version": self.instrument_version},
                     "thresholds": self.thresholds.as_dict(), "demographic": self.demographic,
@@ -252,7 +250,7 @@ class Release:
         for name in TABLES:
             entry = manifest["tables"][name]
             path = src / entry["file"]
-            if file_sha256(path) != entry["sha256"]:
+            if sha256_file(path) != entry["sha256"]:
                 raise ConfidentialityError(f"{path}: file changed since the release was written (SHA-256 differs)")
             tables[name] = pd.read_parquet(path)
         return cls(wave=manifest["wave"], instrument_id=manifest["instrument"]["id"],

@@ -13,7 +13,6 @@ from culture.errors import PsychometricsInputError
 from culture.measure.cfa import CFAResult, InvarianceResult, cfa, metric_invariance
 from culture.measure.instrument import (
     Instrument,
-    default_instrument_path,
     load_default_instrument,
     load_instrument,
     parse_instrument,
@@ -34,8 +33,7 @@ from culture.measure.scoring import ScoredWave, score
 
 __all__ = [
     "AlphaResult", "CFAResult", "Instrument", "InvarianceResult", "OmegaResult",
-    "PsychometricsInputError", "ScoredWave", "alpha", "cfa", "default_instrument_path",
-    "flag_items", "icc", "instrument_reliability", "item_statistics", "load_default_instrument",
+    "PsychometricsInputError", "ScoredWave", "alpha", "cfa", "flag_items", "icc", "instrument_reliability", "item_statistics", "load_default_instrument",
     "load_instrument", "metric_invariance", "omega", "omega_total", "parse_instrument",
     "rwg_j", "score",
 ]

@@ -231,17 +231,10 @@ def load_instrument(path: str | Path) -> Instrument:
     return parse_instrument(doc, source=str(path))
 
 
-def default_instrument_path() -> Path:
-    """The instrument shipped with the project (``surveys/leadership-quality-culture.yaml``)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "surveys" / "leadership-quality-culture.yaml"
-        if candidate.exists():
-            return candidate
-    raise FileNotFoundError("surveys/leadership-quality-culture.yaml not found above " + str(here))
-
-
 def load_default_instrument() -> Instrument:
+    """The instrument shipped with the package (:func:`culture.resources.default_instrument_path`)."""
+    from culture.resources import default_instrument_path
+
     return load_instrument(default_instrument_path())
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import HTML
 
-from culture.analysis.findings import OUTCOME_WORDS
 from culture.boundary.bundle import Bundle
 from culture.boundary.release import RELEASED, SUPPRESSED_LABEL, count_label, unit_paths
 from culture.errors import ConfigError
+from culture.frames import OUTCOME_LABELS
 
 CSS = """
 <style>
@@ -62,9 +62,6 @@ def unit_label(bundle: Bundle, unit_id: str) -> str:
     return paths[unit_id]
 
 
-def released_units(bundle: Bundle) -> list[str]:
-    units = bundle.release.table("units")
-    return units.loc[units["status"] == RELEASED, "unit_id"].tolist()
 
 
 def html_table(frame: pd.DataFrame, *, numeric: tuple[str, ...] = (),
@@ -210,7 +207,7 @@ def linkage_table(bundle: Bundle) -> pd.DataFrame:
     nm = names(bundle)
     rr = m["rate_ratio"].notna()
     return pd.DataFrame({
-        "outcome": m["outcome"].map(lambda o: OUTCOME_WORDS.get(o, o)),
+        "outcome": m["outcome"].map(lambda o: OUTCOME_LABELS.get(o, o)),
         "culture measure": m["term"].map(lambda t: nm.get(t, t)),
         "comparison": m["component"],
         "effect per point": [f"rate ratio {r:.2f}" if ok else f"{e:+.2f}"
@@ -272,9 +269,7 @@ def notes_html(bundle: Bundle, *, contains: str = "") -> HTML:
                                        for n in notes) + "</ul>")
 
 
-QUALITY_SERIES = {"nc_customer": "nonconformities found by customers",
-                  "nc_internal": "nonconformities found internally",
-                  "complaints": "customer complaints", "audit_total": "audit findings"}
+QUALITY_SERIES = {k: OUTCOME_LABELS[k] for k in ("nc_customer", "nc_internal", "complaints", "audit_total")}
 
 
 def quality_figure(bundle: Bundle, unit_id: str) -> HTML:
