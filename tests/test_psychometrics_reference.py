@@ -57,8 +57,9 @@ def bfi() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def hs() -> pd.DataFrame:
-    semopy_examples = pytest.importorskip("semopy.examples.holzinger39")
-    return semopy_examples.get_data()
+    from semopy.examples import holzinger39
+
+    return holzinger39.get_data()
 
 
 HS_MODEL = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]}

@@ -265,7 +265,7 @@ def test_notes_and_wording_are_associational(report):
     assert report.note_table["scope"].iloc[0] == "all"
     assert "not evidence" in report.notes[0]
     html = report._repr_html_()
-    assert html.startswith("<pre>")
+    assert "associated with" in html.lower() and html.startswith("<p>")
 
 
 def test_predictor_override_by_list_and_by_outcome(releases, demo_org):

@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", parents=common,
-                          help="run the whole job on a synthetic organisation")
+                          help="run the whole job on a synthetic organisation (into --workspace "
+                               "DIR when given, else data/demo and reports/)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--sites", type=int, default=4, help="number of sites in the synthetic org")
     demo.set_defaults(func=_cmd_demo)
@@ -301,9 +302,15 @@ def _report_exit(report: Any) -> int:
 # ----------------------------------------------------------------------------- commands
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """Everything under ``--workspace DIR`` when given (exports, workspace, pack), else the
+    usual places: ``data/demo`` and ``reports/``."""
     from culture.demo import run_demo
 
-    run_demo(seed=args.seed, n_sites=args.sites, out=print)
+    if args.workspace:
+        root = Path(args.workspace)
+        run_demo(seed=args.seed, n_sites=args.sites, root=root, reports=root / "reports", out=print)
+    else:
+        run_demo(seed=args.seed, n_sites=args.sites, out=print)
     return errors.EXIT_OK
 
 
@@ -348,37 +355,18 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
-    """Read with :func:`culture.io.read_responses`, then :meth:`Workspace.ingest_parsed`.
-
-    Two library calls rather than ``ingest_responses`` so that the rows set
-    aside by the reader (excluded, invalid, duplicates) can be listed with
-    their reasons, in a dry run too, and the progress bar has real stages.
-    """
-    from culture.ingest import read_responses
-    from culture.measure.instrument import load_instrument
-    from culture.resources import default_instrument_path
-
+    """:meth:`Workspace.ingest_responses`, then the rows the reader set aside, with reasons."""
     path = Path(args.file)
     with _progress(["instrument", "read", "store"], sys.stderr) as step:
         step("loading the instrument")
-        instrument = load_instrument(args.instrument or default_instrument_path())
-        step(f"reading {path.name}")
-        parsed = read_responses(path, instrument, fmt=args.fmt, mapping=args.mapping,
-                                partial=args.partial)
-        step("checking against the workspace" if args.dry_run else "storing")
-        try:
-            report = ws.ingest_parsed(parsed, instrument, wave=args.wave,
-                                      accept_valid=args.accept_valid, supersede=args.supersede,
-                                      dry_run=args.dry_run)
-        except errors.ValidationError as exc:
-            if parsed.invalid_rows:  # the rows named in the error were set aside by the reader
-                exc.add_note(f"Nothing was imported. Fix the export, or re-run with "
-                             f"--accept-valid to import the valid rows and record the "
-                             f"{parsed.invalid_rows} invalid one(s) as rejected.")
-            raise
+        instrument = _instrument(args)
+        report = ws.ingest_responses(path, instrument, wave=args.wave, fmt=args.fmt,
+                                     mapping=args.mapping, partial=args.partial,
+                                     accept_valid=args.accept_valid, supersede=args.supersede,
+                                     dry_run=args.dry_run, progress=step)
     print(report.summary())
-    if not report.no_op:
-        for line in _row_details(parsed.rejected, parsed.duplicates, invalid=args.accept_valid):
+    if not report.no_op and report.set_aside is not None:
+        for line in _row_details(report.set_aside, report.repeats, invalid=args.accept_valid):
             print(line)
     return _report_exit(report)
 
@@ -387,11 +375,6 @@ def _status_data(ws: Any) -> dict[str, Any]:
     """Everything ``status`` shows, as plain JSON-ready values."""
     st = ws.status()
     imports = ws.imports()
-    rej = ws.rejections()
-    rejected = (rej.assign(column_id=rej["column_id"].fillna(""))
-                .groupby(["import_id", "kind", "column_id", "reason"], sort=True)
-                .agg(rows=(F.SOURCE_ROW, "nunique"), first_row=(F.SOURCE_ROW, "min"))
-                .reset_index())
 
     def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return json.loads(frame.to_json(orient="records", date_format="iso"))
@@ -401,44 +384,46 @@ def _status_data(ws: Any) -> dict[str, Any]:
     return {**{k: v for k, v in st.items() if k != "waves"},
             "waves": records(st["waves"]),
             "imports": records(ledger),
-            "rejections": records(rejected)}
+            "rejections": records(ws.rejection_summary())}
+
+
+def _released(args: argparse.Namespace, *, every_wave: bool, record: bool = True,
+              demographic: str | None = None) -> tuple[Any, Any, str, Any]:
+    """Workspace, instrument, the wave (resolved once) and its release(s)."""
+    from culture import pipeline
+
+    ws, instrument = _open(args), _instrument(args)
+    wave = pipeline.resolve_wave(ws, args.wave)
+    thresholds = pipeline.wave_thresholds(ws, wave)
+    if every_wave:
+        released = pipeline.release_waves(ws, instrument, wave, thresholds=thresholds)
+    else:
+        released = pipeline.release_wave(ws, pipeline.load_wave(ws, wave, instrument), instrument,
+                                          thresholds=thresholds, record=record,
+                                          demographic=demographic or pipeline.DEFAULT_CUT)
+    return ws, instrument, wave, released
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
-    from culture.boundary.release import Thresholds, release_table
-    from culture.pipeline import DEFAULT_CUT, load_wave, release_wave, resolve_wave
+    from culture.boundary.release import release_table
 
-    ws, instrument = _open(args), _instrument(args)
-    data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
-    released = release_wave(ws, data, instrument, thresholds=Thresholds(),
-                            demographic=args.by or DEFAULT_CUT)
+    *_, released = _released(args, every_wave=False, demographic=args.by)
     _emit(release_table(released.release, level=args.level, by=args.by), args)
     return errors.EXIT_OK
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     """A breach raises ConfidentialityError inside release_wave: exit code 5."""
-    from culture.boundary.release import Thresholds
-    from culture.pipeline import load_wave, release_wave, resolve_wave
-
-    ws, instrument = _open(args), _instrument(args)
-    data = load_wave(ws, resolve_wave(ws, args.wave), instrument)
-    released = release_wave(ws, data, instrument, thresholds=Thresholds(), record=False)
+    *_, released = _released(args, every_wave=False, record=False)
     print(released.audit.summary())
     return errors.EXIT_OK
 
 
 def _cmd_trends(args: argparse.Namespace) -> int:
-    from culture.analysis.trends import analyse_trends
-    from culture.boundary.release import Thresholds
-    from culture.pipeline import release_waves
+    from culture.analysis.wave import trend_report
 
-    ws, instrument = _open(args), _instrument(args)
-    released = release_waves(ws, instrument, args.wave, thresholds=Thresholds())
-    report = analyse_trends([(w, r.data.responses, r.data.scored) for w, r in released.items()],
-                            {w: r.release for w, r in released.items()},
-                            {w: r.data.org for w, r in released.items()},
-                            instrument=instrument, min_change=args.min_change)
+    _, instrument, _, released = _released(args, every_wave=True)
+    report = trend_report(released, instrument, min_change=args.min_change)
     changes = report.tables["changes"]
     if not args.all and not changes.empty:
         changes = changes[changes["verdict"] == "significant and meaningful"]
@@ -451,18 +436,12 @@ def _cmd_trends(args: argparse.Namespace) -> int:
 
 
 def _cmd_link(args: argparse.Namespace) -> int:
-    from culture.analysis.quality import analyse_linkage
-    from culture.boundary.release import Thresholds
-    from culture.pipeline import release_waves
+    from culture.analysis.quality import analyse_outcome
 
-    ws, instrument = _open(args), _instrument(args)
-    thresholds = Thresholds()
-    released = release_waves(ws, instrument, args.wave, thresholds=thresholds)
-    kpis = ("capa_days_to_close_mean", "capa_on_time_share")
-    report = analyse_linkage({w: r.release for w, r in released.items()}, ws.quality_events(),
-                             ws.exposure(), thresholds=thresholds, lag=args.lag,
-                             outcomes=() if args.outcome in kpis else (args.outcome,),
-                             kpis=(args.outcome,) if args.outcome in kpis else ())
+    ws, _, wave, released = _released(args, every_wave=True)
+    report = analyse_outcome({w: r.release for w, r in released.items()}, ws.quality_events(),
+                             ws.exposure(), outcome=args.outcome, lag=args.lag,
+                             thresholds=released[wave].release.thresholds)
     _emit(report.tables["models"].round(4), args)
     print(report.summary(), file=sys.stderr)
     return errors.EXIT_OK

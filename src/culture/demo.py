@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from culture import frames as F
+from culture.errors import ConfigError
 from culture.measure.instrument import Instrument, load_default_instrument
 from culture.measure.reliability import instrument_reliability
 from culture.measure.scoring import score
@@ -110,6 +111,22 @@ def participation(ws: Workspace, wave: str) -> pd.DataFrame:
     return table.sort_index()
 
 
+DEMO_MARKER = ".culture-demo"
+
+
+def _clear_demo_folder(root: Path) -> None:
+    """Remove an earlier demo's folder, and never anything else (a real workspace, say)."""
+    if not root.exists():
+        return
+    if root.is_dir() and (root / DEMO_MARKER).exists():
+        shutil.rmtree(root)
+    elif root.is_dir() and not any(root.iterdir()):
+        root.rmdir()
+    else:
+        raise ConfigError(f"{root} exists and was not written by culture demo; the demo replaces "
+                          "its folder, so give it a new or empty one (--workspace DIR)")
+
+
 def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
              reports: str | Path | None = "reports", workers: int | None = None,
              out: Callable[[str], None] = print) -> Path:
@@ -118,11 +135,13 @@ def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
     Returns the path of the pack's ``index.html`` (or of the workspace when ``reports`` is None).
     """
     root = Path(root)
+    _clear_demo_folder(root)  # the demo always starts from a fresh workspace
     instrument = load_default_instrument()
     out(f"Building a synthetic organisation (seed {seed}, {n_sites} sites, 8 quarterly waves)...")
     org = make_organisation(instrument, SynthConfig(seed=seed, n_sites=n_sites))
-    if root.exists():
-        shutil.rmtree(root)  # the demo always starts from a fresh workspace
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARKER).write_text("written by culture demo; the next demo run replaces this "
+                                    "folder\n", encoding="utf-8")
     files = write_demo_files(org, root / "exports")
     out(f"Wrote survey exports and QMS registers to {root / 'exports'}")
     ws = Workspace.init(root / "workspace")

@@ -10,7 +10,6 @@ read. Nothing respondent-level leaves this module.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import platform
 import shutil
@@ -31,6 +30,7 @@ from culture.boundary.ledger import check_rerelease, ledger_cells
 from culture.boundary.release import Release, Thresholds
 from culture.boundary.suppression import build_release
 from culture.errors import ConfigError
+from culture.files import sha256_file
 from culture.measure.instrument import Instrument
 from culture.measure.scoring import ScoredWave, score
 from culture.store.workspace import Workspace
@@ -149,6 +149,12 @@ def resolve_wave(ws: Workspace, wave: str) -> str:
     return wave
 
 
+def wave_thresholds(ws: Workspace, wave: str) -> Thresholds:
+    """The thresholds a wave is released with: frozen at its first release, else the defaults."""
+    records = ws.releases(wave)
+    return Thresholds.from_dict(records[0].thresholds) if records else Thresholds()
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -162,8 +168,8 @@ def package_versions() -> dict[str, str]:
 def release_waves(ws: Workspace, instrument: Instrument, wave: str, *, thresholds: Thresholds,
                   record: bool = True, demographic: str | None = DEFAULT_CUT,
                   progress: Callable[[str], None] = lambda _msg: None) -> dict[str, ReleasedWave]:
-    """Release (and audit) every wave up to ``wave``; trends need the earlier waves too."""
-    wave = resolve_wave(ws, wave)
+    """Release (and audit) every stored wave up to ``wave`` (a stored wave, see
+    :func:`resolve_wave`); trends need the earlier waves too."""
     out = {}
     for w in (w for w in ws.waves() if F.wave_index(w) <= F.wave_index(wave)):
         progress(f"releasing {w}")
@@ -199,8 +205,7 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     """
     from culture.analysis.wave import analyse_wave
 
-    thresholds = thresholds or Thresholds()
-    wave = resolve_wave(ws, wave)
+    thresholds = thresholds or wave_thresholds(ws, wave)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     released = release_waves(ws, instrument, wave, thresholds=thresholds, progress=progress)
@@ -218,7 +223,7 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
                "wave": r["wave"]} for _, r in imports.iterrows()]
     meta = {
         "instrument": {"id": instrument.id, "version": instrument.version,
-                       "sha256": hashlib.sha256(Path(instrument.source).read_bytes()).hexdigest()
+                       "sha256": sha256_file(instrument.source)
                        if instrument.source and Path(instrument.source).exists() else None},
         "thresholds": thresholds.as_dict(),
         "min_change": min_change,
@@ -243,7 +248,10 @@ def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir:
                workers: int | None = None, pdf: bool = False, unit_level: int | None = None,
                thresholds: Thresholds | None = None,
                progress: Callable[[str], None] = lambda _msg: None):
-    """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish."""
+    """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish.
+
+    ``wave`` may be ``latest``; it is resolved here, once.
+    """
     from culture.report.pack import build_pack
 
     wave = resolve_wave(ws, wave)

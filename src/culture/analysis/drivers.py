@@ -6,7 +6,6 @@ Relative weights with bootstrap CIs and dominance analysis
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from culture.analysis.quality import NOTE_COLUMNS
 from culture.boundary.release import Thresholds
 from culture.errors import ConfigError, InsufficientDataError
 from culture.measure.instrument import Instrument
+from culture.results import Result
 from culture.stats.drivers import MAX_DOMINANCE_PREDICTORS, dominance_analysis, relative_weights
 
 # --------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ DRIVER_COLUMNS = ("construct", "raw_weight", "ci_low", "ci_high", "rescaled_pct"
 
 
 @dataclass(frozen=True)
-class DriverReport:
+class DriverReport(Result):
     """Key drivers of an outcome index among the culture constructs.
 
     ``table`` (one row per construct, ordered by ``rank``): ``construct``,
@@ -67,9 +67,12 @@ class DriverReport:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<pre>{html.escape(self.summary())}</pre>"
-                + self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'key drivers of the outcome index: Johnson relative weights with bootstrap CIs, dominance analysis',
+                "reference": 'R rwa::rwa, domir::domin'}
+
+
 
 
 def _driver_problems(responses, scored, instrument, outcome, predictors, thresholds,

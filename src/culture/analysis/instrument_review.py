@@ -24,9 +24,9 @@ from culture.errors import (
     TrendAnalysisError,
 )
 from culture.frames import wave_index
-from culture.measure.cfa import metric_invariance
 from culture.measure.instrument import Instrument
 from culture.measure.scoring import FLAG_COLUMNS, score
+from culture.measure.structure import metric_invariance
 
 
 def instrument_review(data, instrument: Instrument, *, thresholds: Thresholds) -> tuple[dict, list[str]]:
@@ -60,7 +60,7 @@ def instrument_review(data, instrument: Instrument, *, thresholds: Thresholds) -
 def instrument_invariance(responses_by_wave: Mapping[str, pd.DataFrame], instrument: Instrument, *,
                           constructs: Sequence[str] | None = None,
                           exclude: Sequence[str] = ("straightliner", "speeder", "duplicate"),
-                          min_n: int | None = None) -> TrendTable:
+                          min_n: int) -> TrendTable:
     """Metric invariance across waves, one single-factor model per construct.
 
     The reverse-keyed item answers of each construct are fitted as a one-factor CFA in
@@ -77,8 +77,8 @@ def instrument_invariance(responses_by_wave: Mapping[str, pd.DataFrame], instrum
     constructs : construct ids; default the culture constructs.
     exclude : data-quality flags (:data:`culture.scoring.FLAG_COLUMNS`) whose responses are
         left out of the models; ``()`` keeps everyone.
-    min_n : fewest complete answers per wave for a model; default the ``models``
-        threshold of :class:`~culture.release.Thresholds` (model outputs need it).
+    min_n : fewest complete answers per wave for a model: the ``models`` threshold of the
+        waves' :class:`~culture.boundary.release.Thresholds` (model outputs need it).
 
     Returns
     -------
@@ -86,7 +86,6 @@ def instrument_invariance(responses_by_wave: Mapping[str, pd.DataFrame], instrum
     ``not supported`` or ``not estimated`` (too few answers or a failed fit, see notes).
     """
     problems: list[Problem] = []
-    min_n = Thresholds().models if min_n is None else min_n
     if not isinstance(responses_by_wave, Mapping) or len(responses_by_wave) < 2:
         problems.append(Problem("responses_by_wave", "must map at least two waves to their responses"))
     else:

@@ -1,7 +1,7 @@
-"""Culture -> quality outcomes and key drivers, wired to released waves.
+"""Culture -> quality outcomes, wired to released waves.
 
-This module connects the statistical cores (:mod:`culture.linkage`,
-:mod:`culture.drivers`) to what the pipeline actually produces:
+This module connects the statistical core (:mod:`culture.stats.linkage_models`)
+to what the pipeline actually produces:
 
 * :func:`released_unit_scores` turns a set of :class:`~culture.release.Release`
   objects (one per wave/quarter) into a unit x quarter table of construct means.
@@ -11,9 +11,7 @@ This module connects the statistical cores (:mod:`culture.linkage`,
   fits the negative binomial, mixed and cross-lagged models. Its public signature
   takes ``Release`` objects and never responses, so the models cannot see
   respondent-level data: the confidentiality boundary is structural.
-* :func:`analyse_drivers` is the one respondent-level analysis (key drivers of an
-  outcome index). Its output is a model output and is refused below
-  ``thresholds.models`` respondents.
+* :func:`analyse_outcome` is one outcome's models, as ``culture link`` shows them.
 
 Default predictor sets (:func:`default_predictors`)
 ---------------------------------------------------
@@ -33,7 +31,6 @@ Everything is associational: observational data, no claim of cause and effect.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,6 +43,7 @@ from culture import stats as lk
 from culture.boundary.aggregate import org_index
 from culture.boundary.release import RELEASED, Release, Thresholds
 from culture.errors import ConfigError, InsufficientDataError
+from culture.results import Result
 
 __all__ = [
     "DEFAULT_CROSS_LAGGED",
@@ -54,6 +52,7 @@ __all__ = [
     "HEADLINE",
     "LinkageReport",
     "analyse_linkage",
+    "analyse_outcome",
     "default_predictors",
     "released_unit_scores",
 ]
@@ -211,7 +210,7 @@ def default_predictors(outcome: str, available: Sequence[str] | None = None) -> 
 
 
 @dataclass(frozen=True)
-class LinkageReport:
+class LinkageReport(Result):
     """Culture -> quality models over released unit scores.
 
     Tables (:attr:`tables`, tidy, one DataFrame each):
@@ -278,9 +277,17 @@ class LinkageReport:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<pre>{html.escape(self.summary())}</pre>"
-                + self.models.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+    @property
+    def table(self) -> pd.DataFrame:
+        """The main table (for display; see the attributes for the rest)."""
+        return self.models
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'culture -> quality models on released unit scores: NB2 count models with a log(exposure) offset and unit-clustered SEs, random-intercept models for CAPA KPIs, cross-lagged checks',
+                "reference": 'Stata nbreg ..., exposure() vce(cluster unit); R MASS::glm.nb, lme4::lmer, sandwich::vcovCL'}
+
+
 
 
 
@@ -469,3 +476,13 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
         fits=frame(fit_rows, FIT_COLUMNS), dropped=frame(drop_rows, DROPPED_COLUMNS),
         note_table=frame(note_rows, NOTE_COLUMNS), panel=panel, lag=int(lag),
         notes=tuple(notes))
+
+
+def analyse_outcome(releases: Mapping[str, Release], events: pd.DataFrame,
+                    exposure: pd.DataFrame, *, outcome: str, thresholds: Thresholds,
+                    lag: int = 1) -> LinkageReport:
+    """The models of one outcome: a count model for a count, a mixed model for a CAPA KPI
+    (:data:`~culture.stats.panel.CONTINUOUS_OUTCOMES`); what ``culture link`` shows."""
+    kpi = outcome in lk.CONTINUOUS_OUTCOMES
+    return analyse_linkage(releases, events, exposure, thresholds=thresholds, lag=lag,
+                           outcomes=() if kpi else (outcome,), kpis=(outcome,) if kpi else ())

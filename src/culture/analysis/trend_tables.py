@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,6 +18,7 @@ from culture.errors import (
     Problem,
 )
 from culture.frames import RESPONDENT, UNIT, WAVE
+from culture.results import Result
 
 RULE_SAME = "same unit"
 RULE_RENAMED = "renamed: history kept"
@@ -49,7 +49,7 @@ GAP_GROUP = "_gap_group"  # derived leader/staff column for perception gaps
 
 
 @dataclass(frozen=True)
-class TrendTable:
+class TrendTable(Result):
     """One tidy result table with its caveats.
 
     Attributes
@@ -81,12 +81,15 @@ class TrendTable:
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p>"
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": self.title, "reference": "see culture.stats (each statistic names its R call)"}
+
+
 
 
 @dataclass(frozen=True)
-class TrendReport:
+class TrendReport(Result):
     """Everything :func:`analyse_trends` computes for the latest wave.
 
     ``changes`` (vs the previous wave), ``control_charts`` and ``trend`` (all waves),
@@ -116,8 +119,17 @@ class TrendReport:
         parts += [f"note: {n}" for n in self.notes]
         return "\n".join(parts)
 
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p>"
+    @property
+    def table(self) -> pd.DataFrame:
+        """The main table (for display; see the attributes for the rest)."""
+        return self.changes.table
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'change vs the previous wave (Welch / partially overlapping t, Benjamini-Hochberg), XmR control charts, mixed-model trend, leader-staff gaps, metric invariance',
+                "reference": "R t.test, p.adjust(method = 'BH'), Partiallyoverlapping::Partover.test, qcc, lme4::lmer, lavaan"}
+
+
 
 
 # --------------------------------------------------------------------------- org trees

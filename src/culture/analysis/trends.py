@@ -5,7 +5,7 @@ to waves: respondent-level scores for the exact statistics, the waves'
 :class:`~culture.release.Release` for *what may be shown*. A unit x measure
 appears in an output only when its cell is released; a test statistic (t, p,
 CI, Hedges' g) that would reveal a standard deviation is only given where the
-release shows that SD (the ``distributions`` threshold of DESIGN.md), otherwise
+release shows that SD (the ``distributions`` threshold of docs/confidentiality.md), otherwise
 the row carries the released means and verdict ``"not tested"``.
 
 Functions
@@ -459,7 +459,9 @@ def analyse_trends(waves: Sequence[tuple], releases: Mapping[str, Release],
         gaps = TrendTable("Perception gaps", pd.DataFrame(columns=list(GAP_COLUMNS)),
                           ("the release is not cut by role_level: no perception gaps",))
     if previous is not None:
-        invariance = instrument_invariance({previous[0]: previous[1], latest[0]: latest[1]}, instrument)
+        # the wave's frozen thresholds, not the defaults: model outputs need its models threshold
+        invariance = instrument_invariance({previous[0]: previous[1], latest[0]: latest[1]}, instrument,
+                                           min_n=rel.thresholds.models)
     else:
         invariance = TrendTable("Metric invariance", pd.DataFrame(columns=list(INVARIANCE_COLUMNS)),
                                 ("only one wave: invariance not assessed",))

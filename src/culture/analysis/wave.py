@@ -34,22 +34,31 @@ def participation(released: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["wave", "n", "invited", "response_rate"])
 
 
+def trend_report(released: Mapping, instrument: Instrument, *, min_change: float = 0.2):
+    """:func:`~culture.analysis.trends.analyse_trends` over released waves (each with
+    ``.data`` = responses, scores, org chart and ``.release``): the latest wave analysed."""
+    from culture.analysis.trends import analyse_trends
+
+    ordered = sorted(released.items())
+    return analyse_trends([(w, rw.data.responses, rw.data.scored) for w, rw in ordered],
+                          {w: rw.release for w, rw in ordered},
+                          {w: rw.data.org for w, rw in ordered},
+                          instrument=instrument, min_change=min_change)
+
+
 def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresholds: Thresholds,
                  events: pd.DataFrame, exposure: pd.DataFrame, min_change: float = 0.2,
                  seed: int = 0) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Compute every table of the report pack for ``wave``; returns (tables, notes)."""
     from culture.analysis.drivers import analyse_drivers
     from culture.analysis.quality import analyse_linkage
-    from culture.analysis.trends import analyse_trends
 
     current = released[wave]
     releases = {w: rw.release for w, rw in released.items()}
     tables: dict[str, pd.DataFrame] = {"participation": participation(released)}
     notes: list[str] = []
 
-    trends = analyse_trends([(w, rw.data.responses, rw.data.scored) for w, rw in sorted(released.items())],
-                            releases, {w: rw.data.org for w, rw in released.items()},
-                            instrument=instrument, min_change=min_change)
+    trends = trend_report(released, instrument, min_change=min_change)
     tables.update(trends.tables)
     notes += list(trends.notes)
 

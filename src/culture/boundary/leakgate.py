@@ -41,6 +41,7 @@ from typing import Any
 import pandas as pd
 
 from culture.errors import ConfidentialityError
+from culture.results import Result
 
 COUNT_RE = re.compile(r"(?<![\w])[nN]\s*=\s*(\d+)")
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
@@ -79,7 +80,7 @@ def html_escape(value: Any) -> str:
 
 
 @dataclass(frozen=True)
-class LeakReport:
+class LeakReport(Result):
     """Findings of :func:`scan_outputs` (``file``, ``location``, ``kind``, ``detail``)."""
 
     findings: pd.DataFrame
@@ -106,6 +107,12 @@ class LeakReport:
             return
         lines = [f"{r.file} {r.location}: {r.kind} ({r.detail})" for r in self.findings.head(100).itertuples()]
         raise ConfidentialityError(self.summary() + "\n  - " + "\n  - ".join(lines))
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'scan of every published file for pseudonyms, unreleased comments, local paths, e-mail addresses and counts below k',
+                "reference": 'culture leak gate'}
+
 
 
 def _blank(value: Any) -> bool:

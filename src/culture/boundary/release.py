@@ -59,7 +59,7 @@ def count_label(n: int) -> str:
 class Thresholds:
     """Minimum group sizes (distinct respondents) of one wave's release.
 
-    Defaults and floors follow DESIGN.md "Confidentiality rules". ``complements``
+    Defaults and floors: ``docs/confidentiality.md``. ``complements``
     is the smallest group that may be obtainable by subtraction; ``sensitive``
     applies to items flagged ``sensitive`` (for their means and their complements).
 

@@ -1,6 +1,6 @@
 """Primary and complementary suppression: from raw aggregates to a :class:`Release`.
 
-The rules (DESIGN.md "Confidentiality rules") as implemented here:
+The rules (``docs/confidentiality.md``) as implemented here:
 
 Cells. A cell is (unit subtree, scope, measure) where scope is ``all`` or one
 band of the release's demographic, and measure is ``respondents`` (anyone who

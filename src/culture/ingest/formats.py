@@ -119,7 +119,7 @@ def detect_format(path: str | Path) -> str:
     """Name the export format of ``path`` (one of :data:`FORMATS`).
 
     ``.sav`` -> ``spss``; otherwise the first rows are read as text and matched
-    against each tool's documented header (formats §1-5): a Qualtrics ImportId
+    against each tool's documented header: a Qualtrics ImportId
     row or legacy ``V1, V2`` row, SurveyMonkey ``Respondent ID, Collector ID``,
     Microsoft Forms ``ID, Start time, Completion time``, Google Forms
     ``Timestamp`` first, LimeSurvey ``id, submitdate, lastpage``. Anything else
@@ -147,7 +147,7 @@ def _clean_text(text: str) -> str:
 
 
 def _parse_import_id(cell: str) -> dict[str, Any]:
-    """``{"ImportId":"QID5_1"}``; 2017-era files used single quotes (formats §1)."""
+    """``{"ImportId":"QID5_1"}``; 2017-era files used single quotes."""
     cell = cell.strip()
     if not cell.startswith("{"):
         return {}
@@ -205,7 +205,7 @@ def _header_rows(fmt: str, grid: pd.DataFrame) -> int:
         third = grid.iloc[2].tolist() if len(grid) > 2 else []
         return 3 if sum(_is_import_id(str(c)) for c in third) >= 1 else 2
     if fmt == "surveymonkey" and len(grid) > 1:
-        # Current exports: row 2 is blank under the metadata columns (formats §2).
+        # Current exports: row 2 is blank under the metadata columns.
         first = [fold_header(c) for c in grid.iloc[0].tolist()]
         second = grid.iloc[1].tolist()
         meta = [i for i, c in enumerate(first) if c in {"respondentid", "collectorid"}]

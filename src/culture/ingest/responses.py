@@ -33,7 +33,7 @@ PARTIAL_POLICIES = ("keep", "reject")
 _BRACKET_RE = re.compile(r"^(?P<stem>.*?)\s*\[(?P<inner>[^\[\]]+)\]\s*$")
 
 
-# Canonical metadata and the normalised header names tools use for it (formats §1-6).
+# Canonical metadata and the normalised header names tools use for it.
 # Normalised = letters and digits only, case-folded (culture.io._norm).
 _META_ALIASES: dict[str, frozenset[str]] = {
     frames.RESPONSE_ID: frozenset({"responseid", "recordid", "respondentid", "id"}),
@@ -65,7 +65,7 @@ _TOOL_META = frozenset({
 _TOOL_META_PATTERNS = (re.compile(r"^q_"), re.compile(r"_do$"), re.compile(r"^grouptime\d+$"),
                        re.compile(r"^(points|feedback) - "))
 
-# Qualtrics Status: code -> keep?  Labels from a Qualtrics SPSS file (formats §1).
+# Qualtrics Status: code -> keep?  Labels from a Qualtrics SPSS file.
 _STATUS_LABELS = {"ip address": 0, "survey preview": 1, "preview": 1, "survey test": 2, "test": 2,
                   "imported": 4, "spam": 8, "survey preview spam": 9, "imported spam": 12,
                   "offline": 16, "offline survey preview": 17, "ex": 32, "ex imported": 36,
@@ -76,7 +76,7 @@ _STATUS_EXCLUDED = {1: "a survey preview", 2: "a survey test", 8: "marked as spa
 _STATUS_KEPT = {0, 4, 16, 32, 36, 48}
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n"}
-# LimeSurvey writes this date for anonymised surveys (formats §5): not a real time.
+# LimeSurvey writes this date for anonymised surveys: not a real time.
 _LIME_ANON_DATE = pd.Timestamp("1980-01-01 00:00:00")
 
 

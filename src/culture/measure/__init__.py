@@ -3,14 +3,13 @@
 :mod:`~culture.measure.instrument` loads ``surveys/*.yaml`` (constructs, items,
 reverse keys, scale, ISO 9001 clauses); :mod:`~culture.measure.scoring` turns
 answers into construct scores and data-quality flags; :mod:`~culture.measure.reliability`
-(alpha, omega, agreement) and :mod:`~culture.measure.cfa` (factor structure,
+(alpha, omega, agreement) and :mod:`~culture.measure.structure` (factor structure,
 invariance) check the instrument against the published reference values of R
 ``psych`` and ``lavaan``. Everything here works on respondent-level data and
 stays inside the confidentiality boundary.
 """
 
 from culture.errors import PsychometricsInputError
-from culture.measure.cfa import CFAResult, InvarianceResult, cfa, metric_invariance
 from culture.measure.instrument import (
     Instrument,
     load_default_instrument,
@@ -30,6 +29,7 @@ from culture.measure.reliability import (
     rwg_j,
 )
 from culture.measure.scoring import ScoredWave, score
+from culture.measure.structure import CFAResult, InvarianceResult, cfa, metric_invariance
 
 __all__ = [
     "AlphaResult", "CFAResult", "Instrument", "InvarianceResult", "OmegaResult",

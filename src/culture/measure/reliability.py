@@ -13,7 +13,7 @@ function                   statistic                                   reference
 :func:`rwg_j`              within-group agreement r_wg(j)              ``multilevel::rwg.j``
 =========================  ==========================================  =============================
 
-Structure (CFA, invariance) is in :mod:`culture.measure.cfa`. Item data are
+Structure (CFA, invariance) is in :mod:`culture.measure.structure`. Item data are
 respondent-level and stay inside the confidentiality boundary; everything
 returned here is an aggregate over respondents. Error messages name columns and
 counts, never an answer.
@@ -21,7 +21,6 @@ counts, never an answer.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +40,7 @@ from culture.measure.inputs import (
     smc,
 )
 from culture.measure.instrument import Instrument
+from culture.results import Result
 
 # ---------------------------------------------------------------------------
 # Cronbach's alpha
@@ -69,7 +69,7 @@ def _alpha_core(c: np.ndarray, r: np.ndarray) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class AlphaResult:
+class AlphaResult(Result):
     """Cronbach's alpha and item analysis (see :func:`alpha`).
 
     Attributes
@@ -105,9 +105,6 @@ class AlphaResult:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary())}</p>"
-                + self.items.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def alpha(items: pd.DataFrame, *, ci_level: float = 0.95) -> AlphaResult:
@@ -218,7 +215,7 @@ def alpha(items: pd.DataFrame, *, ci_level: float = 0.95) -> AlphaResult:
 # ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class OmegaResult:
+class OmegaResult(Result):
     """McDonald's omega from a Schmid-Leiman solution (see :func:`omega`).
 
     Attributes
@@ -248,9 +245,6 @@ class OmegaResult:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary())}</p>"
-                + self.loadings.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _correlation_input(items: pd.DataFrame, *, is_correlation: bool, min_cols: int

@@ -13,7 +13,7 @@ Python loop over respondents. Rows with any missing value are left out
 (listwise) and counted in ``notes``.
 
 Model outputs are confidential outputs: by default at least 30 complete rows are
-required (DESIGN confidentiality rules; the floor is 20).
+required (the ``models`` threshold of docs/confidentiality.md; the floor is 20).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from culture.errors import DriverInputError, InsufficientDataError, Problem
+from culture.results import Result
 
 __all__ = [
     "MAX_DOMINANCE_PREDICTORS",
@@ -134,7 +135,7 @@ def _johnson(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class RelativeWeights:
+class RelativeWeights(Result):
     """Johnson relative weights.
 
     Attributes
@@ -171,8 +172,12 @@ class RelativeWeights:
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return _html(self.summary().splitlines()[0], self.table)
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'Johnson (2000) relative weights with bootstrap percentile CIs',
+                "reference": 'R rwa::rwa'}
+
+
 
 
 def relative_weights(X: pd.DataFrame, y: pd.Series, *, n_boot: int = 1000,
@@ -291,7 +296,7 @@ def _all_subset_r2(corr: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DominanceResult:
+class DominanceResult(Result):
     """Dominance analysis of a linear model's R^2.
 
     Attributes
@@ -332,8 +337,12 @@ class DominanceResult:
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return _html(self.summary().splitlines()[0], self.table)
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'dominance analysis over all subsets (Budescu 1993; Azen & Budescu 2003)',
+                "reference": 'R domir::domin'}
+
+
 
 
 def _designate(stats_i: np.ndarray, stats_j: np.ndarray) -> object:

@@ -33,7 +33,6 @@ is evidence that culture *causes* quality outcomes.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +46,7 @@ from culture.errors import (
     Problem,
     ValidationError,
 )
+from culture.results import Result
 from culture.stats.mixed import fit_random_intercept
 from culture.stats.negbin import Z975 as _Z975
 from culture.stats.negbin import cluster_robust_cov, fit_negbin
@@ -197,7 +197,7 @@ WORDING = ("These are associations in observational data, not evidence of cause 
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class LinkageResult:
+class LinkageResult(Result):
     """A culture -> quality model.
 
     Attributes
@@ -257,9 +257,12 @@ class LinkageResult:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<pre>{html.escape(self.summary())}</pre>"
-                + self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'within-between (Mundlak) regression of a quality outcome on lagged released culture scores',
+                "reference": 'Stata nbreg ..., exposure() vce(cluster unit); R lme4::lmer(y ~ x + (1 | unit))'}
+
+
 
 
 def _table(predictors, estimates: pd.Series, se: pd.Series, n_obs, n_units, *, ratio: bool):
@@ -427,7 +430,7 @@ def continuous_model(panel: pd.DataFrame, *, outcome: str, predictors: Sequence[
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class CrossLaggedResult:
+class CrossLaggedResult(Result):
     """Both directions between a construct and an outcome rate, one quarter apart.
 
     ``table`` has one row per path (``path`` = ``culture -> outcome`` or
@@ -470,9 +473,12 @@ class CrossLaggedResult:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<pre>{html.escape(self.summary())}</pre>"
-                + self.table.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'cross-lagged within-unit regressions, culture(t-1) -> outcome rate(t) and back',
+                "reference": 'within-unit OLS with unit-clustered covariance (sandwich::vcovCL)'}
+
+
 
 
 def cross_lagged(panel: pd.DataFrame, *, construct: str, outcome: str,

@@ -7,7 +7,6 @@ slopes where asked), as ``lme4::lmer(value ~ time + (time | group))``.
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from culture.errors import (
     Problem,
     TrendInputError,
 )
+from culture.results import Result
 from culture.stats.change import check_conf, z_quantile
 
 
@@ -76,7 +76,7 @@ def fit_random_intercept(y, X: pd.DataFrame | np.ndarray, groups, *, reml: bool 
 
 
 @dataclass(frozen=True)
-class MixedTrend:
+class MixedTrend(Result):
     """Linear mixed model of scores on time.
 
     Attributes
@@ -114,9 +114,12 @@ class MixedTrend:
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary()).replace(chr(10), '<br>')}</p>"
-                + self.table.to_html(index=False))
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"method": 'linear mixed model of scores on time, units random',
+                "reference": 'R lme4::lmer(value ~ time + (time | group))'}
+
+
 
 
 def mixed_trend(df: pd.DataFrame, *, value: str, time: str, group: str,

@@ -43,6 +43,10 @@ class ImportReport:
     no_op: bool = False
     dry_run: bool = False
     problems: tuple[Problem, ...] = ()
+    # rows set aside by the reader, by position and reason only (never a cell's content):
+    # source_row, column, kind, reason / source_row, duplicate_of
+    set_aside: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    repeats: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -325,11 +325,16 @@ class Workspace:
                          wave: str, fmt: str | None = None,
                          mapping: Mapping[str, str] | None = None, partial: str = "keep",
                          accept_valid: bool = False, supersede: bool = False,
-                         dry_run: bool = False) -> ImportReport:
-        """Read a survey export with :func:`culture.io.read_responses` and import it.
+                         dry_run: bool = False,
+                         progress: Callable[[str], None] = lambda _msg: None) -> ImportReport:
+        """Read a survey export with :func:`culture.ingest.read_responses` and import it.
 
-        See :meth:`ingest_parsed` for what happens to the rows. Re-importing
-        a file with the same SHA-256 is a no-op (checked before parsing).
+        See :meth:`ingest_parsed` for what happens to the rows. The file is hashed
+        before it is parsed and hashed again as it is copied into the archive: if
+        the bytes changed in between, the import fails, so the ledger's SHA-256 is
+        always that of the bytes that were parsed. Re-importing a file with the same
+        SHA-256 is a no-op (checked before parsing). ``progress`` receives a short
+        description of each stage.
         """
         wave = _check_wave(wave)
         instrument = _instrument(instrument)
@@ -339,11 +344,11 @@ class Workspace:
                             instrument_id=instrument.id)
         if no_op is not None:
             return no_op
-        from culture.ingest import (
-            read_responses,  # lazy: io is heavy and optional for readers of the store
-        )
+        from culture.ingest import read_responses  # lazy: readers of the store never need it
 
+        progress(f"reading {path.name}")
         parsed = read_responses(path, instrument, fmt=fmt, mapping=mapping, partial=partial)
+        progress("checking against the workspace" if dry_run else "storing")
         return self.ingest_parsed(parsed, instrument, wave=wave, accept_valid=accept_valid,
                                   supersede=supersede, dry_run=dry_run, _sha256=sha)
 
@@ -382,7 +387,7 @@ class Workspace:
                       wave=wave, instrument=f"{instrument.id} {instrument.version}",
                       rows_in=parsed.n_rows, rejected=count_rows(rejected),
                       excluded=excluded_rows, dropped_columns=tuple(parsed.dropped_columns),
-                      dry_run=dry_run)
+                      dry_run=dry_run, set_aside=parsed.rejected, repeats=parsed.duplicates)
 
         with self._connect(write=not dry_run) as con, maybe_transaction(con, write=not dry_run):
             prior = self._prior(con, sha, "responses")
@@ -406,7 +411,11 @@ class Workspace:
             if dry_run:
                 return ImportReport(import_id=None, **report)
             if invalid_problems:
-                raise ValidationError(invalid_problems, source=str(source))
+                error = ValidationError(invalid_problems, source=str(source))
+                error.add_note(f"Nothing was imported. Fix the export, or import the valid rows "
+                               f"and record the {parsed.invalid_rows} invalid one(s) as rejected "
+                               "(--accept-valid, or accept_valid=True).")
+                raise error
             if conflict_problems:
                 raise ImportConflictError(
                     f"{source}: {len(conflict_rows)} response(s) were already imported for wave "
@@ -679,6 +688,15 @@ class Workspace:
             return con.execute(
                 "SELECT * FROM rejections WHERE (? IS NULL OR import_id = ?) "
                 "ORDER BY import_id, source_row, column_id", [import_id, import_id]).df()
+
+    def rejection_summary(self) -> pd.DataFrame:
+        """Rows set aside per import, grouped: ``import_id, kind, column_id, reason, rows,
+        first_row`` (duplicates included; positions only)."""
+        with self._connect(write=False) as con:
+            return con.execute(
+                "SELECT import_id, kind, coalesce(column_id, '') AS column_id, reason, "
+                "count(DISTINCT source_row) AS rows, min(source_row) AS first_row "
+                "FROM rejections GROUP BY ALL ORDER BY ALL").df()
 
     def status(self) -> dict[str, Any]:
         """Overview: per wave and instrument counts, imports, rejected rows, registers."""

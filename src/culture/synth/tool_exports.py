@@ -4,7 +4,8 @@ Used by the demo (synthetic organisation -> realistic export files) and by the
 round-trip tests: ``write_export`` then :func:`culture.io.read_responses` gives
 back the same item codes, units, demographics and respondent ids.
 
-Layouts follow ``/work/shared/reference/export-formats.md``. Text cells that a
+Layouts follow each tool's documented export format (the same ones
+:mod:`culture.ingest.formats` recognises). Text cells that a
 spreadsheet would run as a formula (leading ``= + - @``) are written with a
 leading apostrophe, the usual neutralisation.
 """
@@ -175,7 +176,7 @@ def _with_wave(data: pd.DataFrame) -> bool:
 
 def _qualtrics(data: pd.DataFrame, instrument: Instrument, path: Path,
                rng: np.random.Generator) -> None:
-    """Current Qualtrics CSV: tags / labels / ImportId JSON, numeric values (formats §1)."""
+    """Current Qualtrics CSV: tags / labels / ImportId JSON, numeric values."""
     n = len(data)
     fin = data[frames.FINISHED].astype(bool)
     progress = np.where(fin, 100, rng.integers(10, 95, n))
@@ -259,7 +260,7 @@ def _xlsx(data: pd.DataFrame, instrument: Instrument, path: Path,
 
 def _msforms(data: pd.DataFrame, instrument: Instrument, path: Path,
              rng: np.random.Generator) -> None:
-    """Microsoft Forms 'Open results in Excel': text labels, anonymous email (formats §3)."""
+    """Microsoft Forms 'Open results in Excel': text labels, anonymous email."""
     n = len(data)
     cols = {"ID": pd.Series(np.arange(1, n + 1)), "Start time": data[frames.STARTED],
             "Completion time": data[frames.SUBMITTED],
@@ -281,7 +282,7 @@ def _msforms(data: pd.DataFrame, instrument: Instrument, path: Path,
 
 def _googleforms(data: pd.DataFrame, instrument: Instrument, path: Path,
                  rng: np.random.Generator) -> None:
-    """Google Forms responses CSV: ``Timestamp``, grid ``Stem [Row]`` columns (formats §4)."""
+    """Google Forms responses CSV: ``Timestamp``, grid ``Stem [Row]`` columns."""
     stamp = (data[frames.SUBMITTED].dt.strftime("%Y/%m/%d %I:%M:%S %p")
              .str.replace(r" 0(\d):", r" \1:", regex=True) + " GMT")
     cols = {"Timestamp": stamp.fillna(""), _EMPLOYEE: _ids(data[frames.RESPONDENT]),
@@ -300,7 +301,7 @@ def _googleforms(data: pd.DataFrame, instrument: Instrument, path: Path,
 
 def _limesurvey(data: pd.DataFrame, instrument: Instrument, path: Path,
                 rng: np.random.Generator) -> None:
-    """LimeSurvey CSV: UTF-8 BOM, ``;``, every field quoted, CRLF, question codes (formats §5)."""
+    """LimeSurvey CSV: UTF-8 BOM, ``;``, every field quoted, CRLF, question codes."""
     n = len(data)
     fin = data[frames.FINISHED].astype(bool)
     ts = "%Y-%m-%d %H:%M:%S"
@@ -329,7 +330,7 @@ def _limesurvey(data: pd.DataFrame, instrument: Instrument, path: Path,
 
 def _surveymonkey(data: pd.DataFrame, instrument: Instrument, path: Path,
                   rng: np.random.Generator) -> None:
-    """SurveyMonkey 'All Responses Data' CSV, expanded, actual answer text (formats §2)."""
+    """SurveyMonkey 'All Responses Data' CSV, expanded, actual answer text."""
     n = len(data)
     stamp = "%m/%d/%Y %H:%M"
     top = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address",

@@ -15,7 +15,6 @@ are a matter of sharing parameter indices.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +24,7 @@ from scipy import optimize, stats
 
 from culture.errors import ConfigError, Problem
 from culture.measure.inputs import numeric_frame, raise_problems, require_frame
+from culture.results import Result
 
 # ---------------------------------------------------------------------------
 # confirmatory factor analysis (maximum likelihood, own implementation)
@@ -211,7 +211,7 @@ def _fit_measures(groups: list[_GroupModel], theta: np.ndarray, n_par: int, n_to
 
 
 @dataclass(frozen=True)
-class CFAResult:
+class CFAResult(Result):
     """A fitted simple-structure CFA (see :func:`cfa`).
 
     Attributes
@@ -244,9 +244,6 @@ class CFAResult:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary())}</p>"
-                + self.loadings.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def _fit_cfa(data: pd.DataFrame, model: Mapping[str, Sequence[str]], *, group: str | None,
@@ -359,7 +356,7 @@ def cfa(data: pd.DataFrame, model: Mapping[str, Sequence[str]], *, estimator: st
 # ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class InvarianceResult:
+class InvarianceResult(Result):
     """Configural vs metric invariance (see :func:`metric_invariance`).
 
     Attributes
@@ -395,9 +392,6 @@ class InvarianceResult:
     def summary(self) -> str:
         return "\n".join([self.verdict, *[f"Note: {n}" for n in self.notes]])
 
-    def _repr_html_(self) -> str:
-        return (f"<p>{html.escape(self.summary())}</p>"
-                + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def metric_invariance(data: pd.DataFrame, model: Mapping[str, Sequence[str]], *, group: str,
