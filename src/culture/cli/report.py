@@ -1,0 +1,57 @@
+"""``culture report``: the quarterly pack, the unattended entry point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from culture import errors
+from culture.cli.common import instrument_of, open_workspace, wave_or_latest
+
+
+def register(sub: Any, common: list) -> None:
+    report = sub.add_parser("report", parents=common, help="build the quarterly report pack")
+    report.add_argument("--wave", type=wave_or_latest, required=True,
+                        help="a wave such as 2026Q3, or 'latest' for unattended runs")
+    report.add_argument("--reports", metavar="DIR", default="reports", help="output root (reports/)")
+    report.add_argument("--workers", type=int, default=None, help="parallel notebooks (default CPUs)")
+    report.add_argument("--unit-level", type=int, default=None,
+                        help="only write briefs for units at this org level")
+    report.add_argument("--pdf", action="store_true", help="also print each brief to PDF (Chromium)")
+    report.add_argument("--log-file", metavar="FILE", help="append progress and the result to FILE")
+    report.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import logging
+    import time
+
+    from culture.pipeline import run_report
+
+    log = logging.getLogger("culture.report")
+    if args.log_file:
+        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(args.log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    started = time.perf_counter()
+    log.info("culture report --wave %s started", args.wave)
+
+    def progress(message: str) -> None:
+        log.info(message)
+        if sys.stderr.isatty():
+            print(message, file=sys.stderr)
+
+    try:
+        result = run_report(open_workspace(args), instrument_of(args), args.wave, reports_dir=args.reports,
+                            workers=args.workers, pdf=args.pdf, unit_level=args.unit_level,
+                            progress=progress)
+    except errors.CultureError as exc:
+        log.error("failed (exit %s): %s", exc.exit_code, str(exc).splitlines()[0])
+        raise
+    log.info("published %s in %.0f s", result.index, time.perf_counter() - started)
+    print(result.index)
+    return errors.EXIT_OK

@@ -1,0 +1,114 @@
+"""Setting up: ``culture demo``, ``culture init`` and ``culture status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from culture import errors
+from culture.cli.common import open_workspace, table_text
+
+
+def register(sub: Any, common: list) -> None:
+    demo = sub.add_parser("demo", parents=common,
+                          help="run the whole job on a synthetic organisation (into --workspace "
+                               "DIR when given, else data/demo and reports/)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--sites", type=int, default=4, help="number of sites in the synthetic org")
+    demo.set_defaults(func=_cmd_demo)
+
+    init = sub.add_parser("init", parents=common, help="create a workspace and its key")
+    init.add_argument("--key-file", metavar="PATH",
+                      help="pseudonymisation key file: used if it exists, else created there "
+                           "(default <workspace>/secrets/pseudonym.key, or "
+                           "$CULTURE_PSEUDONYM_KEY when set)")
+    init.set_defaults(func=_cmd_init)
+
+    status = sub.add_parser("status", parents=common,
+                            help="waves, responses, imports and rejected rows")
+    status.add_argument("--format", dest="output", choices=("table", "json"), default="table")
+    status.set_defaults(func=_cmd_status)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Everything under ``--workspace DIR`` when given (exports, workspace, pack), else the
+    usual places: ``data/demo`` and ``reports/``."""
+    from culture.demo import run_demo
+
+    if args.workspace:
+        root = Path(args.workspace)
+        run_demo(seed=args.seed, n_sites=args.sites, root=root, reports=root / "reports", out=print)
+    else:
+        run_demo(seed=args.seed, n_sites=args.sites, out=print)
+    return errors.EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from culture.store.pseudonym import KEY_ENV
+    from culture.store.workspace import Workspace
+
+    ws = Workspace.init(args.workspace, key_file=args.key_file)
+    print(f"Created workspace {ws.root}")
+    setting = ws.settings.get("key_file")
+    if setting:
+        key = Path(setting) if Path(setting).is_absolute() else ws.root / setting
+        print(f"Pseudonymisation key: {key}")
+        print("WARNING: back up this key file now, somewhere safe and apart from the workspace. "
+              "Without it the workspace cannot be opened and new waves cannot be linked to "
+              "earlier ones; anyone holding it can test guessed employee ids against the "
+              "pseudonyms.")
+    else:
+        print(f"Pseudonymisation key: taken from ${KEY_ENV} (not written to disk)")
+        print(f"WARNING: keep a backup of the value of ${KEY_ENV}; every later command needs "
+              "the same key, and without it new waves cannot be linked to earlier ones.")
+    return errors.EXIT_OK
+
+
+def _status_data(ws: Any) -> dict[str, Any]:
+    """Everything ``status`` shows, as plain JSON-ready values."""
+    st = ws.status()
+    imports = ws.imports()
+
+    def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+    ledger = imports.assign(file=imports["source"].map(lambda s: Path(s).name),
+                            dropped_columns=imports["dropped_columns"].map(json.loads))
+    return {**{k: v for k, v in st.items() if k != "waves"},
+            "waves": records(st["waves"]),
+            "imports": records(ledger),
+            "rejections": records(ws.rejection_summary())}
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    data = _status_data(open_workspace(args))
+    if args.output == "json":
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return errors.EXIT_OK
+    print(f"Workspace {data['path']} (schema {data['schema_version']}, "
+          f"key fingerprint {data['key_fingerprint']})")
+    print("\nWaves:")
+    waves = pd.DataFrame(data["waves"], columns=["wave", "instrument_id", "responses",
+                                                 "respondents", "superseded_versions", "imports"])
+    print(table_text(waves.rename(columns={"instrument_id": "instrument",
+                                       "superseded_versions": "superseded"})))
+    print(f"\nOrg charts: {', '.join(data['org_waves']) or 'none'}; headcounts: "
+          f"{', '.join(data['headcount_waves']) or 'none'}; quality events: "
+          f"{data['quality_events']}; releases: {data['releases']}")
+    print(f"\nImports ({len(data['imports'])}):")
+    cols = ["import_id", "kind", "wave", "quality_kind", "file", "format", "rows_in", "accepted",
+            "rejected", "duplicates", "finished"]
+    ledger = pd.DataFrame(data["imports"], columns=cols)
+    ledger["finished"] = ledger["finished"].str.slice(0, 16).str.replace("T", " ")
+    print(table_text(ledger.rename(columns={"import_id": "#", "quality_kind": "register",
+                                        "finished": "when (UTC)"})))
+    print(f"\nRejected rows: {data['rejected_rows']}; duplicate rows: {data['duplicate_rows']}")
+    for r in data["rejections"]:
+        column = f", column {r['column_id']}" if r["column_id"] else ""
+        print(f"  import #{r['import_id']} {r['kind']}: {r['rows']} row(s) from row "
+              f"{r['first_row']}{column}: {r['reason']}")
+    return errors.EXIT_OK
