@@ -6,6 +6,10 @@ problem (two roots, a cycle, a self-loop, an unknown parent, duplicate and blank
 closed before opened, an impossible date 2024-02-30, unknown unit, severity and
 detection values) and the tests check that one ValidationError lists all of them.
 The canonical columns are those documented in culture/frames.py.
+
+What each register kind must carry is what the culture -> quality panel uses
+(culture/stats/panel.py: _check_events, _counts, _capa), checked at read time:
+REQUIRED below is that specification, written out independently of the reader.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import pytest
 from culture import frames
 from culture.errors import ConfigError, ValidationError
 from culture.ingest import read_exposure, read_headcount, read_org, read_quality
+from culture.ingest.registers import QUALITY_REQUIRED, check_quality
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
 
@@ -128,3 +133,177 @@ def test_exposure(org, tmp_path):
     wheres = [p.where for p in err.value.problems]
     assert sorted(wheres) == ["row 2, column exposure", "row 3, column quarter",
                       "row 4, column exposure", "row 4, column unit_id"]
+
+
+# --------------------------------------------------------------------------- model-required fields
+
+# kind -> columns the models need; id/unit/opened place every event in a unit and quarter
+REQUIRED = {
+    "nonconformity": ("event_id", "unit_id", "opened", "detected"),   # nc_internal/nc_customer
+    "audit_finding": ("event_id", "unit_id", "opened", "severity"),   # audit_minor/major/critical
+    "complaint": ("event_id", "unit_id", "opened"),                   # customer by definition
+    "capa": ("event_id", "unit_id", "opened", "closed", "due"),       # days to close, on time
+}
+# words of the purpose each missing-column message must give
+PURPOSE = {"event_id": "counting it twice", "unit_id": "org unit", "opened": "quarter",
+           "detected": "tell internally found from customer-found nonconformities",
+           "severity": "audit findings by severity", "closed": "days to close",
+           "due": "closed on time"}
+HEADER = {"event_id": "id"}  # the documented header of a canonical column, where it differs
+# a complete register (every documented column filled); synthetic ids and units
+FULL = {"event_id": ["E-1", "E-2", "E-3"], "unit_id": ["U01", "U02", "007"],
+        "opened": ["2026-01-05", "2026-01-07", "2026-02-01"],
+        "closed": ["2026-01-20", "2026-02-02", "2026-02-03"],
+        "due": ["2026-02-05", "2026-02-07", "2026-03-01"],
+        "severity": ["minor", "major", "critical"], "detected": ["internal", "customer", "internal"]}
+
+
+def write_register(path: Path, columns: dict[str, list[str]]) -> Path:
+    header = ",".join(HEADER.get(c, c) for c in columns)
+    lines = [header] + [",".join(r) for r in zip(*columns.values(), strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def without(column: str, **changes: list[str]) -> dict[str, list[str]]:
+    return {c: changes.get(c, v) for c, v in FULL.items() if c != column}
+
+
+def test_required_columns_are_the_models_needs():
+    assert {k: tuple(v) for k, v in QUALITY_REQUIRED.items()} == REQUIRED
+    assert set(REQUIRED) == set(frames.QUALITY_KINDS)
+
+
+@pytest.mark.parametrize(("kind", "column"), [(k, c) for k, cs in REQUIRED.items() for c in cs])
+def test_missing_required_column_fails_at_read_time(tmp_path, kind, column):
+    path = write_register(tmp_path / "r.csv", without(column))
+    with pytest.raises(ValidationError) as err:
+        read_quality(path, kind=kind)
+    (problem,) = err.value.problems
+    assert problem.where == "header"
+    assert f"required column {column!r} not found" in problem.message
+    assert PURPOSE[column] in problem.message
+    assert "mapping file (--mapping)" in problem.message and "mapping={" not in problem.message
+
+
+def test_missing_column_names_the_allowed_values(tmp_path):
+    with pytest.raises(ValidationError) as err:
+        read_quality(write_register(tmp_path / "nc.csv", without("detected")), kind="nonconformity")
+    assert "allowed values: internal, customer" in str(err.value)
+    with pytest.raises(ValidationError) as err:
+        read_quality(write_register(tmp_path / "au.csv", without("severity")), kind="audit_finding")
+    assert "allowed values: minor, major, critical" in str(err.value)
+
+
+@pytest.mark.parametrize(("kind", "column"), [(k, c) for k in REQUIRED for c in FULL
+                                              if c not in REQUIRED[k]])
+def test_columns_no_model_needs_are_optional(tmp_path, kind, column):
+    q = read_quality(write_register(tmp_path / "r.csv", without(column)), kind=kind)
+    assert len(q) == 3
+    if kind == "complaint" and column == "detected":
+        assert q["detected"].tolist() == ["customer"] * 3  # complaints come from customers
+    else:
+        assert q[column].isna().all()
+
+
+def test_a_mapped_header_satisfies_the_requirement(tmp_path):
+    cols = without("detected")
+    cols["Found by"] = FULL["detected"]
+    path = write_register(tmp_path / "nc.csv", cols)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("Found by: detected\n")
+    q = read_quality(path, kind="nonconformity", mapping=mapping)
+    assert q["detected"].tolist() == FULL["detected"]
+
+
+@pytest.mark.parametrize(("kind", "column"), [(k, c) for k, cs in REQUIRED.items() for c in cs
+                                              if c != "closed"])
+def test_blank_required_cells_name_their_rows(tmp_path, kind, column):
+    values = list(FULL[column])
+    values[1] = ""  # spreadsheet row 3
+    path = write_register(tmp_path / "r.csv", {**FULL, column: values})
+    with pytest.raises(ValidationError) as err:
+        read_quality(path, kind=kind)
+    (problem,) = err.value.problems
+    assert problem.where == f"row 3, column {HEADER.get(column, column)}"
+    assert "blank" in problem.message and PURPOSE[column] in problem.message
+
+
+def test_nonconformity_detection_and_audit_severity_must_be_filled(tmp_path):
+    nc = write_register(tmp_path / "nc.csv", {**FULL, "detected": ["", "customer", ""]})
+    with pytest.raises(ValidationError) as err:
+        read_quality(nc, kind="nonconformity")
+    assert [p.where for p in err.value.problems] == ["row 2, column detected",
+                                                     "row 4, column detected"]
+    assert "internal, customer" in str(err.value)
+    # the same blanks are fine where no model reads them
+    assert read_quality(nc, kind="audit_finding")["detected"].tolist() == [None, "customer", None]
+    au = write_register(tmp_path / "au.csv", {**FULL, "severity": ["", "major", "fatal"]})
+    with pytest.raises(ValidationError) as err:
+        read_quality(au, kind="audit_finding")
+    wheres = [p.where for p in err.value.problems]
+    assert wheres == ["row 2, column severity", "row 4, column severity"]
+    assert "or blank" not in str(err.value)  # a required value has no blank option
+    with pytest.raises(ValidationError, match="or blank"):  # optional, but still checked
+        read_quality(au, kind="nonconformity")
+
+
+def test_capa_open_is_fine_but_closed_needs_a_due_date(tmp_path):
+    path = write_register(tmp_path / "ca.csv", {**FULL, "closed": ["2026-01-20", "", ""],
+                                                "due": ["2026-02-05", "", "2026-03-01"],
+                                                "severity": ["", "", ""], "detected": ["", "", ""]})
+    q = read_quality(path, kind="capa")  # rows 3 and 4 are still open; row 3 has no due date yet
+    assert q["closed"].isna().tolist() == [False, True, True]
+    closed = write_register(tmp_path / "ca2.csv", {**FULL, "due": ["2026-02-05", "", ""]})
+    with pytest.raises(ValidationError) as err:
+        read_quality(closed, kind="capa")
+    assert [p.where for p in err.value.problems] == ["row 3, column due", "row 4, column due"]
+    assert "closed CAPA" in str(err.value) and "on time" in str(err.value)
+
+
+def test_a_column_blank_throughout_is_one_problem(tmp_path):
+    path = write_register(tmp_path / "nc.csv", {**FULL, "detected": ["", "", ""]})
+    with pytest.raises(ValidationError) as err:
+        read_quality(path, kind="nonconformity")
+    (problem,) = err.value.problems
+    assert problem.where == "column detected" and "all 3 rows" in problem.message
+
+
+def test_every_problem_in_one_error_never_quoting_a_cell(org, tmp_path):
+    cols = without("detected", unit_id=["U01", "ZZ-UNIT-42", "U02"],
+                   opened=["2026-01-05", "2026-02-30", ""], severity=["minor", "grave", "major"])
+    cols["event_id"] = ["E-1", "E-1", "E-3"]
+    path = write_register(tmp_path / "nc.csv", cols)
+    with pytest.raises(ValidationError) as err:
+        read_quality(path, kind="nonconformity", org=org)
+    wheres = [p.where for p in err.value.problems]
+    assert wheres[0] == "header"  # detected missing, listed first
+    assert sorted(wheres[1:]) == sorted([
+        "row 3, column id",           # E-1 again
+        "row 3, column unit_id",      # not in the org tree
+        "row 3, column opened",       # 2026-02-30
+        "row 3, column severity",     # not an allowed severity (optional, still checked)
+        "row 4, column opened"])      # blank (so closed-before-opened cannot be judged)
+    msg = str(err.value)
+    assert "ZZ-UNIT-42" not in msg and "grave" not in msg and "2026-02-30" not in msg.replace(
+        "2024-02-30", "")
+
+
+def test_check_quality_enforces_the_same_rules():
+    body = pd.DataFrame({c: FULL[c] for c in ("event_id", "unit_id", "opened")})
+    rows = pd.RangeIndex(2, 5).to_numpy()
+    with pytest.raises(ValidationError, match="'detected' not found"):
+        check_quality(body, rows, kind="nonconformity", org=None, source="frame")
+    q = check_quality(body, rows, kind="complaint", org=None, source="frame")
+    assert q["detected"].tolist() == ["customer"] * 3
+    with pytest.raises(ConfigError, match="kind"):
+        check_quality(body, rows, kind="incident", org=None, source="frame")
+
+
+def test_missing_column_message_points_to_the_mapping_file(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("unit_id,name\nHQ,Head\n")
+    with pytest.raises(ValidationError) as err:
+        read_org(path)
+    assert "required column 'parent_id' not found" in str(err.value)
+    assert "mapping file (--mapping)" in str(err.value) and "mapping={" not in str(err.value)

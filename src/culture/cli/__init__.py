@@ -38,10 +38,10 @@ import traceback
 from collections.abc import Sequence
 
 from culture import __version__, errors
-from culture.cli import analysis, ingest, report, setup
+from culture.cli import analysis, drafts, ingest, report, setup
 from culture.cli.common import command_name, global_options
 
-GROUPS = (setup, analysis, ingest, report)
+GROUPS = (setup, analysis, ingest, drafts, report)
 
 
 def _parser() -> argparse.ArgumentParser:

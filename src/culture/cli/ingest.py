@@ -13,7 +13,8 @@ import pandas as pd
 from culture import errors
 from culture import frames as F
 from culture.cli.common import instrument_of, open_workspace, progress, wave_arg
-from culture.ingest import FORMATS, PARTIAL_POLICIES
+from culture.ingest import FORMATS, PARTIAL_POLICIES, column_letter, load_mapping
+from culture.ingest.responses import plan_export
 
 _ROW_LIMIT = 20  # rows named per reason in a summary; the full list stays in the store
 
@@ -25,6 +26,10 @@ def register(sub: Any, common: list) -> None:
     def kind(name: str, help: str) -> argparse.ArgumentParser:
         k = kinds.add_parser(name, parents=common, help=help)
         k.add_argument("file", metavar="FILE")
+        k.add_argument("--mapping", metavar="M",
+                       help="column mapping file (YAML or source,target CSV): columns named by "
+                            "header text or letter (J, AB), 'unmapped: ignore'; see "
+                            "docs/mapping.md")
         k.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
         k.set_defaults(func=_cmd_ingest)
         return k
@@ -34,7 +39,6 @@ def register(sub: Any, common: list) -> None:
     r.add_argument("--wave", type=wave_arg, required=True, help="survey wave, e.g. 2026Q3")
     r.add_argument("--format", dest="fmt", choices=FORMATS,
                    help="export format (default: detected from the file)")
-    r.add_argument("--mapping", metavar="M", help="column mapping file (YAML or CSV)")
     r.add_argument("--partial", choices=PARTIAL_POLICIES, default="keep",
                    help="unfinished responses: keep (flagged) or reject (default keep)")
     r.add_argument("--accept-valid", action="store_true",
@@ -104,16 +108,37 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     path, dry = Path(args.file), args.dry_run
     with progress(["reading and storing"], sys.stderr) as step:
         step(f"{args.kind} {path.name}")
+        mapping = args.mapping
         if args.kind == "org":
-            report = ws.ingest_org(path, wave=args.wave, dry_run=dry)
+            report = ws.ingest_org(path, wave=args.wave, mapping=mapping, dry_run=dry)
         elif args.kind == "headcount":
-            report = ws.ingest_headcount(path, wave=args.wave, dry_run=dry)
+            report = ws.ingest_headcount(path, wave=args.wave, mapping=mapping, dry_run=dry)
         elif args.kind == "quality":
-            report = ws.ingest_quality(path, kind=args.quality_kind, dry_run=dry)
+            report = ws.ingest_quality(path, kind=args.quality_kind, mapping=mapping, dry_run=dry)
         else:
-            report = ws.ingest_exposure(path, dry_run=dry)
+            report = ws.ingest_exposure(path, mapping=mapping, dry_run=dry)
     print(report.summary())
+    if mapping is not None and not report.no_op:
+        print(_table_ignored(path, args))
     return _report_exit(report)
+
+
+def _table_ignored(path: Path, args: argparse.Namespace) -> str:
+    """The named columns of a table that the mapping and the aliases left out."""
+    from culture.ingest import read_grid
+    from culture.ingest.registers import TABLE_COLUMNS, table_columns
+
+    header = [str(c).strip() for c in read_grid(path).iloc[0].tolist()]
+    names = table_columns(header, canonical=TABLE_COLUMNS[args.kind], mapping=args.mapping,
+                          source=str(path), required=set())
+    letters = [column_letter(i) for i, (h, n) in enumerate(zip(header, names, strict=True))
+               if h and n is None]
+    return _ignored_line(letters, "not read (no column of this table, or 'ignore')")
+
+
+def _ignored_line(letters: Sequence[str], why: str) -> str:
+    shown = ", ".join(letters[:_ROW_LIMIT]) + (" ..." if len(letters) > _ROW_LIMIT else "")
+    return f"  columns {why}: {len(letters)}" + (f" ({shown})" if letters else "")
 
 
 def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
@@ -127,7 +152,15 @@ def _ingest_responses(ws: Any, args: argparse.Namespace) -> int:
                                      accept_valid=args.accept_valid, supersede=args.supersede,
                                      dry_run=args.dry_run, progress=step)
     print(report.summary())
+    if args.mapping is not None and not report.no_op and _ignores_unmapped(args.mapping,
+                                                                        instrument):
+        plan = plan_export(path, instrument, fmt=args.fmt, mapping=args.mapping)
+        print(_ignored_line(plan.ignored, "dropped by 'unmapped: ignore'"))
     if not report.no_op and report.set_aside is not None:
         for line in _row_details(report.set_aside, report.repeats, invalid=args.accept_valid):
             print(line)
     return _report_exit(report)
+
+
+def _ignores_unmapped(mapping: str, instrument: Any) -> bool:
+    return load_mapping(mapping, instrument).unmapped == "ignore"

@@ -98,10 +98,8 @@ def _sniff_layout(head: pd.DataFrame) -> str:
     first = [fold_header(c) for c in rows[0]] if rows else []
     if len(rows) >= 3 and sum(_is_import_id(c) for c in rows[2]) >= max(1, len(rows[2]) // 3):
         return "qualtrics"
-    if len(rows) >= 2:
-        second = {fold_header(c) for c in rows[1]}
-        if first[:2] == ["v1", "v2"] or {"responseid", "responseset"} <= second:
-            return "qualtrics"
+    if len(rows) >= 2 and _is_qualtrics_legacy(head):
+        return "qualtrics"
     names = set(first)
     if {"respondentid", "collectorid"} <= names:
         return "surveymonkey"
@@ -200,10 +198,26 @@ def _columns_surveymonkey(rows: list[list[str]]) -> list[SourceColumn]:
     return out
 
 
+def _is_qualtrics_legacy(grid: pd.DataFrame) -> bool:
+    """Rows 1-2 of a legacy Qualtrics export: ``V1, V2, ...`` over ``ResponseID, ResponseSet``."""
+    first = [fold_header(c) for c in grid.iloc[0].tolist()[:2]] if len(grid) else []
+    second = {fold_header(c) for c in grid.iloc[1].tolist()} if len(grid) > 1 else set()
+    return first == ["v1", "v2"] or {"responseid", "responseset"} <= second
+
+
 def _header_rows(fmt: str, grid: pd.DataFrame) -> int:
+    """Header rows of ``fmt`` in ``grid``; 0 when its first rows are not that tool's headers.
+
+    Only rows that carry the tool's own marks are taken as headers (Qualtrics:
+    ImportId JSON in row 3, or the legacy ``V1, V2`` / ``ResponseID, ResponseSet``
+    rows; SurveyMonkey: row 2 blank under ``Respondent ID, Collector ID``), so a
+    format forced on another file never takes a response for a header row.
+    """
     if fmt == "qualtrics":
         third = grid.iloc[2].tolist() if len(grid) > 2 else []
-        return 3 if sum(_is_import_id(str(c)) for c in third) >= 1 else 2
+        if sum(_is_import_id(str(c)) for c in third) >= 1:
+            return 3
+        return 2 if _is_qualtrics_legacy(grid) else 0
     if fmt == "surveymonkey" and len(grid) > 1:
         # Current exports: row 2 is blank under the metadata columns.
         first = [fold_header(c) for c in grid.iloc[0].tolist()]
@@ -277,6 +291,14 @@ def load_export(path: str | Path, *, fmt: str | None = None,
     # Detect from the grid already read rather than reading the file twice.
     fmt = fmt or _sniff_layout(grid.head(3)) or ("xlsx" if is_xlsx(path) else "csv")
     n_head = _header_rows(fmt, grid)
+    if n_head == 0:
+        raise fail(path, "rows 1-3", f"fmt={fmt!r} (--format {fmt}) expects 3 header rows "
+                   "(export tags, question texts, ImportId JSON such as {\"ImportId\":\"QID1\"}) "
+                   "or, in the legacy layout, 2 (V1, V2, ... over ResponseID, ResponseSet, "
+                   "...); this file's row 3 holds no ImportId and rows 1-2 are not the "
+                   "legacy layout, so its row 2 looks like a response, not a header row. "
+                   "Nothing was read: leave the format out to detect it, or pass the "
+                   "file's own format")
     if len(grid) < n_head:
         raise fail(path, "", f"the {fmt} export needs {n_head} header row(s); the file has "
                     f"{len(grid)} row(s)")

@@ -3,6 +3,26 @@
 Each reader maps the header onto canonical names (aliases, or a user's mapping),
 checks every row and raises one :class:`ValidationError` listing every problem
 by row and column, never quoting a cell.
+
+QMS registers are checked for what the culture -> quality models need
+(:func:`culture.stats.panel.build_panel`) when the file comes in, not when a
+model first runs. Per kind (:data:`QUALITY_REQUIRED`; blank = the cell may be empty):
+
+=================  ==========================================================================
+every kind         ``event_id`` (header ``id``), ``unit_id``, ``opened``: column and every cell
+                   (an event is counted in the unit and quarter it was opened)
+``nonconformity``  ``detected`` (internal/customer), column and every cell: it splits
+                   ``nc_internal`` from ``nc_customer``. ``severity`` optional (no model uses it)
+``audit_finding``  ``severity`` (minor/major/critical), column and every cell: it splits
+                   ``audit_minor/major/critical``. ``detected`` optional
+``complaint``      nothing more: ``detected`` defaults to customer (complaints come from
+                   customers by definition); ``severity`` optional
+``capa``           ``closed`` column (a blank cell = still open); ``due`` column, and a due
+                   date on every closed CAPA (on-time share); an open CAPA may lack one
+=================  ==========================================================================
+
+``closed`` and ``due`` are optional for the other kinds (no model uses them there).
+Optional columns are still checked when present (dates, allowed values).
 """
 
 from __future__ import annotations
@@ -16,8 +36,15 @@ import pandas as pd
 
 from culture import frames
 from culture.errors import ConfigError, Problem, ValidationError
-from culture.ingest.mapping import IGNORE, read_mapping_doc
-from culture.ingest.textgrid import NUMBER_RE, fail, fold_header, is_spss, read_grid, short_text
+from culture.ingest.mapping import IGNORE, load_table_mapping
+from culture.ingest.textgrid import (
+    NUMBER_RE,
+    column_letter,
+    fail,
+    fold_header,
+    is_spss,
+    read_grid,
+)
 from culture.measure.instrument import fold_label
 
 # --------------------------------------------------------------------------- tables
@@ -38,48 +65,63 @@ _TABLE_ALIASES = {
     "exposure": {"exposure"},
     "exposure_kind": {"exposurekind"},
 }
+#: The canonical columns of each table kind (what a mapping may target).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "org": ("unit_id", "parent_id", "name", "wave"),
+    "headcount": ("unit_id", "invited", "wave"),
+    "quality": ("event_id", "unit_id", "opened", "closed", "due", "severity", "detected"),
+    "exposure": ("unit_id", "quarter", "exposure", "exposure_kind"),
+}
 _REQUIRED = {"unit_id"}
 _REQUIRED_BY = {"parent_id": {"unit_id", "parent_id"}, "invited": {"unit_id", "invited"},
                 "opened": {"event_id", "unit_id", "opened"},
                 "exposure": {"unit_id", "quarter", "exposure"}}
+_MAP_HINT = ("if your file names it differently, map your header to it in a mapping file "
+             "(--mapping)")
 
 
 def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any,
-                  source: str) -> list[str | None]:
+                  source: str, required: set[str] | None = None) -> list[str | None]:
     """Canonical name (or None = not used) per header cell of an org / register table.
 
-    Columns outside ``canonical`` are ignored: registers carry descriptions and
-    other free text that the workbench must not ingest.
+    ``mapping`` follows ``docs/mapping.md`` (:func:`culture.ingest.mapping.load_table_mapping`):
+    a column is named by its header text or its letter (``C``). Columns outside
+    ``canonical`` are ignored unless the mapping says ``unmapped: error``: registers
+    carry descriptions and other free text that the workbench must not ingest.
+    ``required`` (default: by the kind of table ``canonical`` describes) are the
+    columns whose absence is an error here; pass an empty set to leave that check
+    to the caller.
     """
-    user: dict[str, str] = {}
-    if mapping is not None:
-        doc, msource = read_mapping_doc(mapping)
-        doc = doc.get("columns", doc) if isinstance(doc, Mapping) else {}
-        bad = [Problem(f"columns[{short_text(k)}]", f"target {short_text(v)!r} not one of "
-                       f"{', '.join(canonical)} or '{IGNORE}'")
-               for k, v in doc.items() if str(v) not in {*canonical, IGNORE}]
-        if bad:
-            raise ValidationError(bad, source=msource)
-        user = {fold_label(str(k)): str(v) for k, v in doc.items()}
+    spec = load_table_mapping(mapping, canonical)
+    user, problems = spec.bind([(column_letter(i), [fold_label(h)] if str(h).strip() else [])
+                                for i, h in enumerate(header)])
+    if problems:
+        raise ValidationError(problems, source=spec.source)
     names: list[str | None] = []
-    for h in header:
-        target = user.get(fold_label(h))
+    unclaimed: list[str] = []
+    for i, h in enumerate(header):
+        target = user[i]
         if target is None:
             target = next((c for c in canonical if fold_header(h) in _TABLE_ALIASES.get(c, {c})), None)
+            if target is None and str(h).strip():
+                unclaimed.append(column_letter(i))
         names.append(None if target in (None, IGNORE) else target)
-    problems = []
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name is None:
             continue
         if name in seen:
-            problems.append(Problem(f"header, columns {seen[name] + 1} and {i + 1}",
-                                    f"both map to {name!r}"))
+            problems.append(Problem(f"header, columns {column_letter(seen[name])} and "
+                                    f"{column_letter(i)}", f"both map to {name!r}"))
         seen.setdefault(name, i)
-    required = next((v for k, v in _REQUIRED_BY.items() if k in canonical), _REQUIRED)
+    if required is None:
+        required = next((v for k, v in _REQUIRED_BY.items() if k in canonical), _REQUIRED)
     for r in sorted(required - set(seen)):
-        problems.append(Problem("header", f"required column {r!r} not found (map it with "
-                                "mapping={'<your header>': '" + r + "'})"))
+        problems.append(Problem("header", f"required column {r!r} not found; {_MAP_HINT}"))
+    if unclaimed and spec.unmapped != IGNORE:
+        problems.append(Problem("header", f"{len(unclaimed)} column(s) match no column of this "
+                                f"table ({', '.join(canonical)}): {', '.join(unclaimed)}; the "
+                                "mapping says 'unmapped: error' (leave it out to ignore them)"))
     if problems:
         raise ValidationError(problems, source=source)
     return names
@@ -223,39 +265,123 @@ def _dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return parsed, (text.ne("") & parsed.isna()).to_numpy()
 
 
+_DETECTED = ("internal", "customer")
+_ALLOWED = {"severity": frames.SEVERITIES, "detected": _DETECTED}
+_DATES = ("opened", "closed", "due")
+_SHOWN = {"event_id": "id"}  # the column name a register user sees in messages
+
+#: Columns each register kind must have (see the module docstring for the cells).
+QUALITY_REQUIRED: dict[str, tuple[str, ...]] = {
+    "nonconformity": ("event_id", "unit_id", "opened", "detected"),
+    "audit_finding": ("event_id", "unit_id", "opened", "severity"),
+    "complaint": ("event_id", "unit_id", "opened"),
+    "capa": ("event_id", "unit_id", "opened", "closed", "due"),
+}
+#: What the culture -> quality models (culture.stats.panel) use each column for.
+QUALITY_PURPOSE = {
+    "event_id": "needed to tell register entries apart, so a re-imported register updates "
+                "an entry instead of counting it twice",
+    "unit_id": "needed to attribute each entry to an org unit",
+    "opened": "needed to place each entry in the quarter it was opened",
+    "closed": "needed to count the CAPAs closed per quarter and their days to close "
+              "(leave the cell blank while a CAPA is open)",
+    "due": "needed for the share of CAPAs closed on time",
+    "severity": "needed to count audit findings by severity",
+    "detected": "needed to tell internally found from customer-found nonconformities",
+}
+
+
+_KIND_LABEL = {"nonconformity": "nonconformity", "audit_finding": "audit finding",
+               "complaint": "complaint", "capa": "CAPA"}
+_HINT = {"event_id": "one id per register entry", "unit_id": "the unit ids of the org chart"}
+
+
+def _values_hint(column: str) -> str:
+    if column in _ALLOWED:
+        return f"allowed values: {', '.join(_ALLOWED[column])}"
+    if column in _DATES:
+        return "dates as YYYY-MM-DD"
+    return _HINT[column]
+
+
+def _row_of(problem: Problem) -> int:
+    """Sort key: header and column problems first, then by row (stable within a row)."""
+    head = problem.where.split(",", 1)[0]
+    return int(head[4:]) if head.startswith("row ") and head[4:].isdigit() else 0
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in frames.QUALITY_KINDS:
+        raise ConfigError(f"kind={kind!r} is not a quality register kind; allowed: "
+                          f"{', '.join(frames.QUALITY_KINDS)}")
+
+
+def _blank_cells(mask: np.ndarray, rows: np.ndarray, column: str,
+                 message: str) -> list[Problem]:
+    """Rows whose required cell is blank; one problem when the column is blank throughout."""
+    if len(rows) > 1 and mask.all():
+        return [Problem(f"column {column}", f"blank on all {len(rows)} rows; {message}")]
+    return _row_problems(mask, rows, column, message)
+
+
 def check_quality(body: pd.DataFrame, rows: np.ndarray, *, kind: str, org: pd.DataFrame | None,
                   source: str) -> pd.DataFrame:
-    """Validate a quality register (see :func:`culture.io.read_quality`)."""
-    problems: list[Problem] = []
-    eid = body["event_id"].str.strip()
-    unit = body["unit_id"].str.strip()
-    problems += _row_problems(_blank(eid), rows, "id", "register id is blank")
-    problems += _duplicates(pd.DataFrame({"e": eid}), rows, "id", "register id")
-    problems += _row_problems(_blank(unit), rows, "unit_id", "unit id is blank")
-    problems += _unknown_units(unit, rows, org)
+    """Validate a quality register (see :func:`culture.io.read_quality`).
+
+    ``body`` holds text cells under canonical names (any of ``event_id, unit_id,
+    opened, closed, due, severity, detected``); a column :data:`QUALITY_REQUIRED`
+    lists for ``kind`` but ``body`` lacks is reported with what it is needed for,
+    together with every problem in the rows.
+    """
+    _check_kind(kind)
+    required = QUALITY_REQUIRED[kind]
+    problems = [Problem("header", f"required column {c!r} not found in this "
+                        f"{_KIND_LABEL[kind]} register; {QUALITY_PURPOSE[c]} "
+                        f"({_values_hint(c)}); {_MAP_HINT}") for c in required if c not in body]
+
+    def text(col: str) -> pd.Series:
+        if col in body:
+            return body[col].str.strip()
+        return pd.Series("", index=body.index, dtype=object)
+
+    def blank_required(col: str, blank: np.ndarray, message: str) -> None:
+        if col in body:
+            hint = f" ({_values_hint(col)})" if col in _ALLOWED else ""
+            problems.extend(_blank_cells(blank, rows, _SHOWN.get(col, col),
+                                         f"{message}; {QUALITY_PURPOSE[col]}{hint}"))
+
+    eid, unit = text("event_id"), text("unit_id")
+    blank_required("event_id", _blank(eid), "register id is blank")
+    if "event_id" in body:
+        problems += _duplicates(pd.DataFrame({"e": eid}), rows, "id", "register id")
+    blank_required("unit_id", _blank(unit), "unit id is blank")
+    if "unit_id" in body:
+        problems += _unknown_units(unit, rows, org)
     out = {"event_id": eid.astype(str), "kind": pd.Series([kind] * len(body), dtype=str),
            "unit_id": unit.astype(str)}
-    for col in ("opened", "closed", "due"):
-        if col not in body:
-            out[col] = pd.Series(pd.NaT, index=body.index, dtype="datetime64[ns]")
-            continue
-        out[col], bad = _dates(body[col])
+    for col in _DATES:
+        out[col], bad = _dates(text(col))
         problems += _row_problems(bad, rows, col, "not a date; use YYYY-MM-DD (an impossible "
                                   "date such as 2024-02-30 is also reported here)")
-    problems += _row_problems(out["opened"].isna().to_numpy() & _blank(body["opened"]), rows,
-                              "opened", "opened date is blank")
+    blank_required("opened", _blank(text("opened")), "opened date is blank")
+    if kind == "capa":  # an open CAPA may have no due date yet; a closed one is measured
+        blank_required("due", _blank(text("due")) & ~_blank(text("closed")),
+                       "due date is blank on a closed CAPA")
     for col in ("closed", "due"):
         before = (out[col] < out["opened"]).to_numpy()
         problems += _row_problems(before, rows, col, f"{col} date is before the opened date")
-    for col, allowed in (("severity", frames.SEVERITIES), ("detected", ("internal", "customer"))):
-        s = body[col].str.strip().str.casefold() if col in body else \
-            pd.Series([""] * len(body), index=body.index)
+    for col, allowed in _ALLOWED.items():
+        s = text(col).str.casefold()
+        needed = col in required
         bad = (s.ne("") & ~s.isin(list(allowed))).to_numpy()
-        problems += _row_problems(bad, rows, col, f"must be one of {', '.join(allowed)} or blank")
+        problems += _row_problems(bad, rows, col, f"must be one of {', '.join(allowed)}"
+                                  + ("" if needed else " or blank"))
+        if needed:
+            blank_required(col, _blank(s), f"{col} is blank")
         default = "customer" if col == "detected" and kind == "complaint" else None
         out[col] = s.astype(object).where(s.ne(""), default)
     if problems:
-        raise ValidationError(problems, source=source)
+        raise ValidationError(sorted(problems, key=_row_of), source=source)
     return pd.DataFrame(out)[["event_id", "kind", "unit_id", "opened", "closed", "due",
                               "severity", "detected"]]
 
@@ -286,14 +412,22 @@ def check_exposure(body: pd.DataFrame, rows: np.ndarray, *, org: pd.DataFrame | 
 
 # --------------------------------------------------------------------------- org and registers
 
+IGNORED = "ignored_columns"  # frame.attrs key: letters of the table columns not read
+
+
 def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
-                canonical: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
-    """A one-header-row table with columns renamed to canonical names (mapping first)."""
+                canonical: tuple[str, ...],
+                required: set[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A one-header-row table with columns renamed to canonical names (mapping first).
+
+    ``body.attrs[IGNORED]`` lists the letters of the named columns left out.
+    """
     if is_spss(Path(path)):
         raise fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
     grid = read_grid(path, encoding=encoding)
     header = [str(c).strip() for c in grid.iloc[0].tolist()]
-    names = table_columns(header, canonical=canonical, mapping=mapping, source=str(path))
+    names = table_columns(header, canonical=canonical, mapping=mapping, source=str(path),
+                          required=required)
     body = grid.iloc[1:].reset_index(drop=True)
     keep = [i for i, n in enumerate(names) if n is not None]
     body = body.iloc[:, keep]
@@ -301,7 +435,17 @@ def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
     rows = np.arange(2, 2 + len(body))
     filled = body.apply(lambda s: s.str.strip().ne("")).any(axis=1).to_numpy() if keep else \
         np.zeros(len(body), bool)
-    return body.loc[filled].reset_index(drop=True), rows[filled]
+    body = body.loc[filled].reset_index(drop=True)
+    body.attrs[IGNORED] = tuple(column_letter(i) for i, (h, n) in enumerate(zip(header, names,
+                                                                                strict=True))
+                                if n is None and h)
+    return body, rows[filled]
+
+
+def _ignored(frame: pd.DataFrame, body: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` carrying the letters of the columns its file had but the reader left out."""
+    frame.attrs[IGNORED] = body.attrs.get(IGNORED, ())
+    return frame
 
 
 def read_org(path: str | Path, *, wave: str | None = None, mapping: Any = None,
@@ -314,8 +458,8 @@ def read_org(path: str | Path, *, wave: str | None = None, mapping: Any = None,
     ``parent_id`` None for the root and ``level`` 0 at the root.
     """
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
-                             canonical=("unit_id", "parent_id", "name", "wave"))
-    return check_org(body, rows, wave=wave, source=str(path))
+                             canonical=TABLE_COLUMNS["org"])
+    return _ignored(check_org(body, rows, wave=wave, source=str(path)), body)
 
 
 def read_headcount(path: str | Path, *, wave: str | None = None, org: pd.DataFrame | None = None,
@@ -326,8 +470,8 @@ def read_headcount(path: str | Path, *, wave: str | None = None, org: pd.DataFra
     with ``org`` every unit must be in the org tree. Returns ``wave, unit_id, invited``.
     """
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
-                             canonical=("unit_id", "invited", "wave"))
-    return check_headcount(body, rows, wave=wave, org=org, source=str(path))
+                             canonical=TABLE_COLUMNS["headcount"])
+    return _ignored(check_headcount(body, rows, wave=wave, org=org, source=str(path)), body)
 
 
 def read_quality(path: str | Path, *, kind: str, org: pd.DataFrame | None = None,
@@ -337,17 +481,27 @@ def read_quality(path: str | Path, *, kind: str, org: pd.DataFrame | None = None
     Documented columns: ``id`` (or ``event_id``), ``unit_id``, ``opened``, ``closed``,
     ``due``, ``severity`` (minor/major/critical), ``detected`` (internal/customer);
     other headers are mapped with ``mapping``. Dates are ISO ``YYYY-MM-DD`` (or Excel
-    dates); unparseable dates, ``closed`` or ``due`` before ``opened``, duplicate ids,
-    unknown severities and (with ``org``) unknown units are all listed in one
-    :class:`ValidationError`. Returns the quality-events frame of :mod:`culture.frames`.
+    dates).
+
+    What ``kind`` requires is what the culture -> quality models use
+    (:data:`QUALITY_REQUIRED`, table in the module docstring): every kind needs
+    ``id``, ``unit_id`` and ``opened`` on every row; a nonconformity needs
+    ``detected`` and an audit finding ``severity`` on every row; a CAPA register
+    needs the ``closed`` column (blank = still open) and the ``due`` column, with a
+    due date on every closed CAPA. Everything else is optional: a complaint is
+    customer-detected unless it says otherwise, and no model uses the severity of a
+    nonconformity, complaint or CAPA or the closed/due dates of non-CAPA entries.
+
+    Missing required columns (named with what they are needed for), blank required
+    cells, unparseable or impossible dates, ``closed`` or ``due`` before ``opened``,
+    duplicate ids, values outside the allowed ones and (with ``org``) unknown units
+    are all listed in one :class:`ValidationError` by row and column, never quoting
+    a cell. Returns the quality-events frame of :mod:`culture.frames`.
     """
-    if kind not in frames.QUALITY_KINDS:
-        raise ConfigError(f"kind={kind!r} is not a quality register kind; allowed: "
-                          f"{', '.join(frames.QUALITY_KINDS)}")
+    _check_kind(kind)
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
-                             canonical=("event_id", "unit_id", "opened", "closed", "due",
-                                        "severity", "detected"))
-    return check_quality(body, rows, kind=kind, org=org, source=str(path))
+                             canonical=TABLE_COLUMNS["quality"], required=set())
+    return _ignored(check_quality(body, rows, kind=kind, org=org, source=str(path)), body)
 
 
 def read_exposure(path: str | Path, *, org: pd.DataFrame | None = None,
@@ -359,5 +513,6 @@ def read_exposure(path: str | Path, *, org: pd.DataFrame | None = None,
     a log offset); (unit, quarter) pairs unique; with ``org`` units must exist.
     """
     body, rows = _read_table(path, encoding=encoding, mapping=mapping,
-                             canonical=("unit_id", "quarter", "exposure", "exposure_kind"))
-    return check_exposure(body, rows, org=org, exposure_kind=exposure_kind, source=str(path))
+                             canonical=TABLE_COLUMNS["exposure"])
+    return _ignored(check_exposure(body, rows, org=org, exposure_kind=exposure_kind,
+                                   source=str(path)), body)

@@ -5,9 +5,10 @@ onto an instrument and checks every cell in one vectorised pass. Every data row
 ends up in exactly one of ``accepted``, ``rejected`` (kind ``excluded`` for rows
 that are not real responses, ``invalid`` for bad data; one row per problem) or
 ``duplicates``. Reasons name the column and what is allowed, never the cell's
-content. File-level problems (unknown or unmapped columns, an instrument item
-missing from the file, nothing accepted) raise one :class:`ValidationError`
-listing all of them. :func:`read_responses` is the whole path from a file.
+content. File-level problems (a file without its header row, unknown or unmapped
+columns, an instrument item missing from the file, nothing accepted) raise one
+:class:`ValidationError` listing all of them; a header cell that looks like a
+respondent's value is never quoted in one. :func:`read_responses` is the whole path from a file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from culture.errors import ConfigError, Problem, ValidationError
 from culture.frames import SOURCE_ROW, ParsedResponses
 from culture.ingest.formats import load_export
 from culture.ingest.mapping import IGNORE, ColumnMapping, load_mapping
-from culture.ingest.textgrid import NUMBER_RE, fold_header, short_text
+from culture.ingest.textgrid import NUMBER_RE, SHORT, fold_header, short_text
 from culture.measure.instrument import Demographic, Instrument, fold_label
 
 PARTIAL_POLICIES = ("keep", "reject")
@@ -83,6 +84,57 @@ _LIME_ANON_DATE = pd.Timestamp("1980-01-01 00:00:00")
 
 # --------------------------------------------------------------------------- columns
 
+# Header cells that look like a respondent's data: such text is never put in a message.
+_DATE_RE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:\D|$)|^\d{1,2}:\d{2}")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_IP_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_DIGITS_RE = re.compile(r"\d{4,}")  # ids, phone numbers, years: data in a header row
+
+
+def _answer_values(instrument: Instrument) -> frozenset[str]:
+    """Folded answer labels and codes of the instrument (scale, demographics)."""
+    values = set(instrument.scale.label_to_code())
+    for d in instrument.demographics:
+        values |= {fold_label(v) for v in (*d.codes, *d.codes.values(), d.missing_code,
+                                           d.missing_label) if v}
+    return frozenset(values)
+
+
+def _looks_like_data(text: str, answers: frozenset[str]) -> bool:
+    """A header cell that reads like a respondent's value: a number, date, e-mail, IP,
+    long digit run (an id) or one of the instrument's answer labels or codes."""
+    t = " ".join(str(text).split())
+    return bool(t) and bool(NUMBER_RE.match(t) or _DATE_RE.match(t) or _EMAIL_RE.search(t)
+                            or _IP_RE.match(t) or _DIGITS_RE.search(t)
+                            or fold_label(t) in answers)
+
+
+def _column_name(col: Any, answers: frozenset[str]) -> str:
+    """An unknown column for a message: its letter, plus its header only when it is short
+    and reads like a header (a header that looks like data or free text is never quoted)."""
+    text = " ".join(str(col.header).split())
+    if len(text) <= SHORT and not _looks_like_data(text, answers):
+        return f"column {col.letter} {text!r}"
+    return f"column {col.letter} (header not shown: long text or a value)"
+
+
+def _no_header_row(raw: Any, unknown: list[Any], answers: frozenset[str]) -> Problem | None:
+    """The problem "row 1 is data, not a header", when the unmatched header cells say so.
+
+    Row 1 is taken for data when at least two of its unmatched cells, and at least
+    a third of its non-empty cells, look like values (:func:`_looks_like_data`).
+    The message counts cells and quotes none.
+    """
+    filled = sum(1 for c in raw.columns if str(c.header).strip())
+    datalike = sum(1 for c in unknown if _looks_like_data(c.header, answers))
+    if datalike < 2 or 3 * datalike < filled:
+        return None
+    return Problem("row 1", f"the file seems to have no header row: {datalike} of its {filled} "
+                   "cells look like answers, codes, numbers, dates or e-mail addresses, not "
+                   "column names. Export the file again with its header row (column names "
+                   "or question texts); no cell is shown here")
+
+
 def _candidates(texts: Iterable[str]) -> list[str]:
     """Header strings plus the parts tools embed them in: ``Stem [Row]``, ``Question - Statement``."""
     out: list[str] = []
@@ -101,14 +153,81 @@ def _candidates(texts: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class ColumnPlan:
-    """How each source column is used: ``targets`` canonical name -> SourceColumn."""
+    """How each source column is used: ``targets`` canonical name -> SourceColumn.
+
+    ``dropped``: headers of identifying columns dropped at the boundary; ``ignored``:
+    letters of the columns nothing claimed, dropped because the mapping says
+    ``unmapped: ignore``.
+    """
 
     targets: Mapping[str, Any]
     dropped: tuple[str, ...]
+    ignored: tuple[str, ...] = ()
 
 
-def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> ColumnPlan:
-    """Assign every source column a canonical target, or raise listing every column problem."""
+@dataclass(frozen=True)
+class ColumnMatch:
+    """Every column of an export sorted by how it was claimed, before any check.
+
+    ``how`` maps a column position to ``mapping``, ``id`` (header is an id or metadata
+    name), ``alias`` (a tool's metadata header), ``text`` (an item text, comment text
+    or demographic name), ``identifying`` (dropped) or ``tool`` (bookkeeping, ignored).
+    ``problems`` are clashes (two columns, one target) and mapping entries that name
+    no column.
+    """
+
+    targets: Mapping[str, Any]
+    dropped: tuple[str, ...]
+    unknown: tuple[Any, ...]
+    how: Mapping[int, str]
+    problems: tuple[Problem, ...]
+
+
+def candidate_texts(col: Any) -> list[str]:
+    """Every header string a column is known by, with the parts tools embed statements in."""
+    return _candidates((*col.keys, *col.texts))
+
+
+def column_names(col: Any) -> list[str]:
+    """Every folded name a column is known by (what mapping keys are compared with)."""
+    return [fold_label(c) for c in candidate_texts(col)]
+
+
+def metadata_kind(col: Any) -> str | None:
+    """What a column is without any instrument: a canonical metadata name (``unit_id``,
+    ``submitted_at``, ...), ``identifying`` (dropped on import), ``tool`` (bookkeeping,
+    ignored) or None (a question, or something the user must map)."""
+    cands = candidate_texts(col)
+    pairs = [(fold_label(c), fold_header(c)) for c in cands]
+    meta = {fold_header(m): m for m in frames.META_COLUMNS}
+    aliases = {alias: role for role, names in _META_ALIASES.items() for alias in names}
+    normed = [n for _, n in pairs]
+    if any(n in meta for n in normed):
+        return next(meta[n] for n in normed if n in meta)
+    if any(n in aliases for n in normed):
+        return next(aliases[n] for n in normed if n in aliases)
+    if any(n in _IDENTIFYING or any(p.match(f) for p in _IDENTIFYING_PATTERNS) for f, n in pairs):
+        return "identifying"
+    if any(n in _TOOL_META or any(p.search(f) for p in _TOOL_META_PATTERNS) for f, n in pairs):
+        return "tool"
+    return None
+
+
+def header_looks_like_data(text: str, instrument: Instrument | None = None) -> bool:
+    """A header cell that reads like a respondent's value (never quoted in messages or drafts)."""
+    return _looks_like_data(text, _answer_values(instrument) if instrument else frozenset())
+
+
+def check_header_row(raw: Any, instrument: Instrument | None = None) -> None:
+    """Raise the "no header row" problem when row 1 of ``raw`` reads like data."""
+    answers = _answer_values(instrument) if instrument else frozenset()
+    problem = _no_header_row(raw, list(raw.columns), answers)
+    if problem is not None:
+        raise ValidationError([problem], source=raw.source)
+
+
+def match_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> ColumnMatch:
+    """Claim the columns of ``raw``: mapping first, then ids, tool aliases and texts."""
     ids: dict[str, str] = {}
     for name in (*instrument.item_ids, *(c.id for c in instrument.comments),
                  *(d.id for d in instrument.demographics), *frames.META_COLUMNS):
@@ -122,38 +241,41 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
     for d in instrument.demographics:
         texts[fold_label(d.name)] = d.id
     aliases = {alias: role for role, names in _META_ALIASES.items() for alias in names}
+    mapped, problems = mapping.bind([(col.letter, column_names(col)) for col in raw.columns])
 
     targets: dict[str, Any] = {}
     dropped: list[str] = []
-    problems: list[Problem] = []
-    unknown: list[str] = []
-    for col in raw.columns:
+    unknown: list[Any] = []
+    how: dict[int, str] = {}
+    for col, target in zip(raw.columns, mapped, strict=True):
         cands = _candidates((*col.keys, *col.texts))
-        if not cands:
-            if raw.body[col.pos].str.strip().ne("").any():
-                unknown.append(f"column {col.letter} (no header)")
-            continue
         folded = [fold_label(c) for c in cands]
         normed = [fold_header(c) for c in cands]
-        target = next((mapping.columns[f] for f in folded if f in mapping.columns), None)
+        pairs = list(zip(folded, normed, strict=True))
+        kind = "mapping"
+        if target is None and not cands:
+            if raw.body[col.pos].str.strip().ne("").any():
+                unknown.append(col)
+            continue
         if target is None:
-            target = next((ids.get(f) or ids.get(n) for f, n in zip(folded, normed, strict=True)
-                           if f in ids or (n and n in ids)), None)
+            kind, target = "id", next((ids.get(f) or ids.get(n) for f, n in pairs
+                                       if f in ids or (n and n in ids)), None)
         if target is None:
-            target = next((aliases[n] for n in normed if n in aliases), None)
+            kind, target = "alias", next((aliases[n] for n in normed if n in aliases), None)
         if target is None and any(n in _IDENTIFYING or any(p.match(f) for p in
-                                  _IDENTIFYING_PATTERNS) for f, n in zip(folded, normed,
-                                                                         strict=True)):
+                                  _IDENTIFYING_PATTERNS) for f, n in pairs):
             dropped.append(col.header)
+            how[col.pos] = "identifying"
             continue
         if target is None:
-            target = next((texts[f] for f in folded if f in texts), None)
+            kind, target = "text", next((texts[f] for f in folded if f in texts), None)
         if target is None and any(n in _TOOL_META or any(p.search(f) for p in _TOOL_META_PATTERNS)
-                                  for f, n in zip(folded, normed, strict=True)):
-            target = IGNORE
+                                  for f, n in pairs):
+            kind, target = "tool", IGNORE
         if target is None:
-            unknown.append(f"column {col.letter} {short_text(col.header)!r}")
+            unknown.append(col)
             continue
+        how[col.pos] = kind
         if target == IGNORE:
             continue
         if target in targets:
@@ -163,11 +285,35 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
                                     f"column or to '{IGNORE}'"))
             continue
         targets[target] = col
+    return ColumnMatch(targets=targets, dropped=tuple(dropped), unknown=tuple(unknown), how=how,
+                       problems=tuple(problems))
+
+
+def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> ColumnPlan:
+    """Assign every source column a canonical target, or raise listing every column problem.
+
+    Columns nothing claims are problems, unless the mapping says ``unmapped: ignore``:
+    then they are dropped and their letters returned in :attr:`ColumnPlan.ignored`.
+    A file whose first row reads like data is reported as such either way.
+    """
+    match = match_columns(raw, instrument, mapping)
+    targets, unknown = match.targets, list(match.unknown)
+    problems = list(match.problems)
+    answers = _answer_values(instrument)
+    no_header = _no_header_row(raw, unknown, answers)
+    if no_header is not None:
+        raise ValidationError([no_header], source=raw.source)
+    ignored: tuple[str, ...] = ()
+    if unknown and mapping.unmapped == IGNORE:
+        ignored, unknown = tuple(c.letter for c in unknown), []
     if unknown:
+        names = [_column_name(c, answers) if str(c.header).strip() else
+                 f"column {c.letter} (no header)" for c in unknown]
         problems.append(Problem("header", f"{len(unknown)} column(s) match no instrument item, "
                                 "comment, demographic or known metadata column: "
-                                + "; ".join(unknown) + ". Map them in a mapping file "
-                                "(source -> item id, or 'ignore')"))
+                                + "; ".join(names) + ". Map them in a mapping file "
+                                "(source header or letter -> item id, or 'ignore'; "
+                                "'unmapped: ignore' drops every column nothing claims)"))
     required = [*instrument.item_ids, *(d.id for d in instrument.demographics)]
     missing = [r for r in required if r not in targets and r not in mapping.absent]
     if missing:
@@ -181,7 +327,26 @@ def plan_columns(raw: Any, instrument: Instrument, mapping: ColumnMapping) -> Co
                                 "or mapped)"))
     if problems:
         raise ValidationError(problems, source=raw.source)
-    return ColumnPlan(targets=targets, dropped=tuple(dropped))
+    return ColumnPlan(targets=targets, dropped=match.dropped, ignored=ignored)
+
+
+@dataclass(frozen=True)
+class MappedResponses(ParsedResponses):
+    """:class:`~culture.frames.ParsedResponses` plus what the mapping dropped.
+
+    ``ignored_columns``: letters of the columns that neither the mapping nor the
+    automatic matching claimed, dropped because the mapping says ``unmapped: ignore``
+    (letters only: a header may be a long question text).
+    """
+
+    ignored_columns: tuple[str, ...] = ()
+
+
+def plan_export(path: str | Path, instrument: Instrument, *, fmt: str | None = None,
+                mapping: Any = None, encoding: str | None = None) -> ColumnPlan:
+    """How ``mapping`` places the columns of one export (raises like :func:`read_responses`)."""
+    spec = load_mapping(mapping, instrument)
+    return plan_columns(load_export(path, fmt=fmt, encoding=encoding), instrument, spec)
 
 
 # --------------------------------------------------------------------------- cells
@@ -345,7 +510,7 @@ def _text_cells(body: pd.DataFrame, col: Any, keep: np.ndarray) -> pd.Series:
 
 
 def validate_responses(raw: Any, instrument: Instrument, *, mapping: ColumnMapping | None = None,
-                       partial: str = "keep") -> ParsedResponses:
+                       partial: str = "keep") -> MappedResponses:
     """Check a :class:`culture.io.RawExport` against ``instrument``; see the module doc."""
     mapping = mapping or ColumnMapping()
     plan = plan_columns(raw, instrument, mapping)
@@ -516,9 +681,10 @@ def validate_responses(raw: Any, instrument: Instrument, *, mapping: ColumnMappi
                     zip(rejected[SOURCE_ROW], rejected["reason"], strict=True)]
         raise ValidationError([Problem("", f"all {n} data rows were rejected; nothing to "
                                        "import"), *problems], source=raw.source)
-    return ParsedResponses(source=raw.source, format=raw.format, accepted=accepted,
+    return MappedResponses(source=raw.source, format=raw.format, accepted=accepted,
                            rejected=rejected, duplicates=dup_frame,
-                           dropped_columns=plan.dropped, n_rows=n)
+                           dropped_columns=plan.dropped, n_rows=n,
+                           ignored_columns=plan.ignored)
 
 
 def _finished(fmt: str, t: Mapping[str, Any], cells: Any,
@@ -562,7 +728,7 @@ def _accepted(out: Mapping[str, pd.Series], good: np.ndarray,
 
 def read_responses(path: str | Path, instrument: Instrument, *, fmt: str | None = None,
                    mapping: Any = None, partial: str = "keep",
-                   encoding: str | None = None) -> ParsedResponses:
+                   encoding: str | None = None) -> MappedResponses:
     """Read and validate one survey export.
 
     Parameters
@@ -570,18 +736,21 @@ def read_responses(path: str | Path, instrument: Instrument, *, fmt: str | None 
     path : the export file (CSV/TSV/TXT, XLSX or SAV).
     instrument : the survey instrument the export answers.
     fmt : one of :data:`FORMATS`; ``None`` detects it with :func:`detect_format`.
-    mapping : a YAML or CSV mapping file, or a dict (see :func:`culture.validate.load_mapping`):
-        source column -> canonical column or ``ignore``, optional answer ``values`` and
-        ``absent`` items.
+    mapping : a YAML or CSV mapping file, or a dict (see
+        :func:`culture.ingest.mapping.load_mapping` and ``docs/mapping.md``): source
+        column (header text or letter) -> canonical column or ``ignore``, optional
+        answer ``values``, ``absent`` items and ``unmapped: ignore``.
     partial : ``keep`` (flagged ``finished=False``) or ``reject`` (rows go to ``rejected``
         with kind ``excluded``) for Qualtrics ``Finished=0`` / LimeSurvey empty ``submitdate``.
     encoding : declared text encoding; by default a BOM, UTF-8, UTF-16 or cp1252 is detected.
 
     Returns
     -------
-    ParsedResponses
-        ``accepted`` in the canonical shape of :mod:`culture.frames` plus ``source_row``
-        (the row number seen in a spreadsheet, header rows counted).
+    MappedResponses
+        A :class:`~culture.frames.ParsedResponses`: ``accepted`` in the canonical shape
+        of :mod:`culture.frames` plus ``source_row`` (the row number seen in a
+        spreadsheet, header rows counted); ``ignored_columns`` lists the letters of
+        the columns ``unmapped: ignore`` dropped.
 
     Raises
     ------

@@ -3,15 +3,22 @@
 Cells stay text (leading zeros in ids survive, nothing is guessed from a number
 format) and row ``i`` of a grid is spreadsheet row ``i + 1``, so messages can
 name the row and column a user sees. Decoding is strict: a BOM, UTF-8, UTF-16 or
-cp1252, never replacement characters.
+cp1252, never replacement characters, and never a file whose encoding changes part
+way (UTF-8 text with some cp1252 bytes). Rows are never padded or cut: a record
+with fewer or more fields than the header row, or a file that ends inside a row,
+is an error naming the row, the line and the columns, not a grid.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import contextlib
 import csv
 import io as _io
+import itertools
 import re
+import sys
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,9 @@ def decode_bytes(raw: bytes, *, encoding: str | None = None, source: str = "") -
     Detection tries UTF-8, then UTF-16 (NUL-byte pattern, no BOM), then cp1252.
     Nothing is ever decoded with replacement characters: bytes that are not valid
     in the chosen encoding raise :class:`ValidationError` naming the byte offset.
+    Bytes that are not UTF-8 in a file that is otherwise UTF-8 text (an encoding
+    that changes part way, see :func:`_mixed_encoding`) raise naming the row, column
+    and line of each, rather than decoding the whole file as cp1252.
     """
     return _decode(raw, encoding=encoding, source=source)[0]
 
@@ -85,6 +95,10 @@ def _decode(raw: bytes, *, encoding: str | None, source: str) -> tuple[str, str,
         try:
             text = raw[bom:].decode(enc) if bom else raw.decode(enc)
         except UnicodeDecodeError as exc:
+            # UTF-8 text with some bytes of another encoding is never decoded as cp1252.
+            mixed = _mixed_encoding(raw[bom:], source) if enc == "utf-8" else None
+            if mixed is not None:
+                raise mixed from None
             first_error = first_error or exc
             continue
         text = text.removeprefix("\ufeff")
@@ -97,6 +111,94 @@ def _decode(raw: bytes, *, encoding: str | None, source: str) -> tuple[str, str,
     raise fail(source, f"byte {first_error.start if first_error else 0}",
                 f"the file is not text in {tried} (undecodable or binary content); save it as "
                 "UTF-8 CSV, or pass encoding= (e.g. 'cp1252', 'utf-16')")
+
+
+# A byte that is not UTF-8, decoded with ``surrogateescape``, becomes one of U+DC80..U+DCFF.
+_ESCAPED_RE = re.compile("[\udc80-\udcff]")
+# Valid multi-byte UTF-8 characters in a cp1252 file need rare byte pairs ("Ã©");
+# this many of them are no coincidence.
+_MIXED_MIN = 3
+_MIXED_SHOWN = 10
+
+
+def _mixed_encoding(raw: bytes, source: str) -> ValidationError | None:
+    """The error for UTF-8 text holding some bytes of another encoding, or None.
+
+    ``raw`` failed to decode as UTF-8. It is *mixed* (UTF-8 with, typically, rows
+    pasted from a cp1252 program) when valid multi-byte UTF-8 characters make up
+    most of its non-ASCII text or number at least :data:`_MIXED_MIN`. A file that
+    is wholly cp1252 has no (or hardly any) valid multi-byte sequences and is not
+    mixed. Decoding a mixed file either way garbles one part (``café`` ->
+    ``cafÃ©``), so it is refused; the error names the row, column and line of the
+    first few bad bytes, never their content.
+    """
+    text = raw.decode("utf-8", "surrogateescape")
+    n_bad = len(_ESCAPED_RE.findall(text))
+    n_multi = len(text) - len(text.encode("ascii", "ignore")) - n_bad
+    if n_multi <= 0 or (n_multi < n_bad and n_multi < _MIXED_MIN):
+        return None
+    positions = [m.start() for m in itertools.islice(_ESCAPED_RE.finditer(text), _MIXED_SHOWN)]
+    delim = sniff_delimiter(text[:_SNIFF_CHARS])
+    places = list(dict.fromkeys(_locate_offsets(text, positions, delim)))
+    problems = [Problem("", f"the file is not text in one encoding, it mixes them: "
+                        f"{n_multi} character(s) are UTF-8 but {n_bad} byte(s) are not "
+                        "(typically rows pasted or appended from "
+                        "a program that saves cp1252 / Windows-1252). Decoding it as either "
+                        "encoding would garble letters, so nothing was read; save the whole "
+                        "file again as UTF-8 (if it is wholly in one legacy encoding, pass "
+                        "encoding=, e.g. 'cp1252')")]
+    problems += [Problem(f"row {row}, column {column_letter(col)} (line {line})",
+                         "bytes that are not UTF-8") for row, col, line in places]
+    if n_bad > len(positions):
+        problems.append(Problem("", f"... {n_bad - len(positions)} more byte(s) that are not "
+                                "UTF-8 after these"))
+    return ValidationError(problems, source=source)
+
+
+def _locate_offsets(text: str, offsets: list[int], delim: str) -> list[tuple[int, int, int]]:
+    """(row, 0-based column, line) of character offsets of ``text``, in one csv pass.
+
+    Rows count records as a spreadsheet shows them (a quoted line break stays in
+    its cell; blank lines count), lines count physical lines of the file.
+    """
+    ends: list[int] = []
+
+    def lines() -> Any:
+        end = 0
+        for ln in _io.StringIO(text, newline=""):
+            end += len(ln)
+            ends.append(end)
+            yield ln
+
+    out: list[tuple[int, int, int]] = []
+    todo = sorted(offsets)
+    reader = csv.reader(lines(), delimiter=delim, quotechar='"', strict=False)
+    start, row = 0, 0
+    with _field_limit(len(text)):
+        for _ in reader:
+            row += 1
+            end = ends[reader.line_num - 1]
+            while todo and todo[0] < end:
+                pos = todo.pop(0)
+                line = bisect.bisect_right(ends, pos) + 1
+                part = next(csv.reader(_io.StringIO(text[start:pos] + "\ue000", newline=""),
+                                       delimiter=delim, quotechar='"', strict=False), [""])
+                out.append((row, len(part) - 1, line))
+            if not todo:
+                break
+            start = end
+    return out
+
+
+@contextlib.contextmanager
+def _field_limit(size: int) -> Any:
+    """Let the csv module read cells as long as the file (its default stops at 128 KiB)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, min(size + 1, sys.maxsize)))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -135,9 +237,15 @@ def read_text_grid(path: str | Path, *, encoding: str | None = None,
                    delimiter: str | None = None) -> pd.DataFrame:
     """Read a delimited text file into a DataFrame of ``str`` cells, header rows included.
 
-    Columns are named by position; every cell is text ("" for empty), quoted
-    line breaks stay inside their cell and blank lines are kept so that row
-    ``i`` of the result is spreadsheet row ``i + 1``.
+    Columns are named by position, one per field of the first (header) row; every
+    cell is text ("" for empty), quoted line breaks stay inside their cell and
+    blank lines are kept so that row ``i`` of the result is spreadsheet row ``i + 1``.
+
+    Every record is checked against the header row before any is taken (see
+    :func:`_record_problems`): a record with fewer fields (a broken or cut row is
+    never padded), one with values past the last header column, and a file that
+    ends inside a row raise one :class:`ValidationError` listing all of them.
+    Empty trailing fields are not a problem, nor are blank lines.
     """
     path = Path(path)
     try:
@@ -152,28 +260,133 @@ def read_text_grid(path: str | Path, *, encoding: str | None = None,
     if not text.strip():
         raise fail(path, "", "the file is empty")
     head = text[:_SNIFF_CHARS]
+    ends_open = not text.endswith(("\n", "\r"))
     # The C parser reads UTF-8 bytes far more compactly than a StringIO (which holds
     # 4 bytes per character); valid UTF-8 input is handed over as it is.
     data = raw[bom:] if enc == "utf-8" else text.encode("utf-8")
     del raw, text
     delim = delimiter or sniff_delimiter(head)
-    width = max((len(r) for r in _first_records(head, delim, 3)), default=1)
-    try:
-        # width + 1 names absorb the trailing empty field some exporters add.
-        grid = pd.read_csv(_io.BytesIO(data), sep=delim, header=None, names=range(width + 1),
-                           dtype=str, keep_default_na=False, na_filter=False,
-                           skip_blank_lines=False, engine="c", quotechar='"',
-                           encoding="utf-8")
-    except pd.errors.ParserError as exc:
-        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        msg = (f"line {m[2]} has {m[3]} fields but the header has {width}; check the "
-               "delimiter and quoting" if m else "the file is not a well-formed delimited file")
-        raise fail(path, f"line {m[2]}" if m else "", msg) from None
-    grid = grid.fillna("")
-    last = grid.columns[-1]
-    if not grid[last].str.len().any():
-        grid = grid.drop(columns=last)
-    return grid
+    counts = _field_counts(data, delim)
+    width = max(int(counts.max()), 1)
+    unclosed = False
+    for closing in (b"", b'"'):
+        try:
+            grid = _parse(data + closing, delim, width)
+            break
+        except pd.errors.ParserError as exc:
+            # A quoted cell still open at the end: close it to read the rest, then report it.
+            if closing or "EOF inside string" not in str(exc):
+                raise fail(path, "", "the file is not a well-formed delimited file; check "
+                           "the delimiter and quoting") from None
+            unclosed = True
+    if len(grid) != len(counts):
+        raise fail(path, "", f"the file's quoting is ambiguous ({len(counts)} records by one "
+                   f"reading, {len(grid)} by another); check for unbalanced quote characters")
+    problems, width = _record_problems(grid, counts, ends_open=ends_open, unclosed=unclosed)
+    if problems:
+        lines = _record_lines(data, delim)
+        raise ValidationError([Problem(f"row {r + 1} (line {lines[r]})", msg)
+                               for r, msg in problems], source=str(path))
+    return grid.iloc[:, :width] if grid.shape[1] > width else grid
+
+
+def _parse(data: bytes, delim: str, width: int) -> pd.DataFrame:
+    return pd.read_csv(_io.BytesIO(data), sep=delim, header=None, names=range(width),
+                       dtype=str, keep_default_na=False, na_filter=False,
+                       skip_blank_lines=False, engine="c", quotechar='"', encoding="utf-8")
+
+
+def _csv_reader(data: bytes, delim: str) -> Any:
+    stream = _io.TextIOWrapper(_io.BytesIO(data), encoding="utf-8", newline="")
+    return csv.reader(stream, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+
+
+def _field_counts(data: bytes, delim: str) -> np.ndarray:
+    """Fields of every physical record (0 for a blank line): one pass of the csv module.
+
+    pandas pads a short record with empty cells, so a record cut short and one
+    with empty trailing fields look alike in its grid; this count tells them apart.
+    """
+    with _field_limit(len(data)):
+        return np.fromiter(map(len, _csv_reader(data, delim)), dtype=np.int64)
+
+
+def _record_lines(data: bytes, delim: str) -> np.ndarray:
+    """The physical line each record starts on (1-based), for messages."""
+    reader = _csv_reader(data, delim)
+    with _field_limit(len(data)):
+        last = np.fromiter((reader.line_num for _ in reader), dtype=np.int64)
+    return np.concatenate([[1], last[:-1] + 1])
+
+
+def _filled(grid: pd.DataFrame, rows: np.ndarray, cols: slice) -> np.ndarray:
+    """Which of ``rows`` hold a non-blank cell in ``cols`` (vectorised)."""
+    part = grid.iloc[rows, cols]
+    if part.shape[1] == 0:
+        return np.zeros(len(rows), bool)
+    return part.apply(lambda s: s.astype(str).str.strip().ne("")).to_numpy().any(axis=1)
+
+
+def _record_problems(grid: pd.DataFrame, counts: np.ndarray, *, ends_open: bool,
+                     unclosed: bool) -> tuple[list[tuple[int, str]], int]:
+    """(0-based record, message) for every broken record, and the header's width.
+
+    The header row is the first non-blank record; its field count ``H`` is the
+    width of the grid. A record with ``H`` fields is whole. Fewer fields are fine
+    only when the missing ones fall under blank header cells that no row uses (a
+    header written with a trailing delimiter); more only when the extra fields
+    are empty (a trailing delimiter). Records whose cells are all blank are not
+    records (blank lines, ``,,,``). A short last record of a file that does not
+    end with a line break is reported as cut off; so is a quoted cell still open
+    at the end of the file (``unclosed``). Messages name columns, never cells.
+    Only the irregular records are looked at cell by cell.
+    """
+    first = int(np.flatnonzero(counts > 0)[0])
+    width = int(counts[first])
+    header = grid.iloc[first, :width].astype(str).str.strip().to_numpy() != ""
+    named = int(np.flatnonzero(header)[-1]) + 1 if header.any() else width
+    if named < width:  # trailing blank header cells: short rows may omit them if never used
+        used = grid.iloc[:, named:width].apply(lambda s: s.astype(str).str.strip().ne(""))\
+            .to_numpy().any(axis=0)
+        named += int(np.flatnonzero(used)[-1]) + 1 if used.any() else 0
+    last = len(counts) - 1
+    cut_last = unclosed or (ends_open and 0 < counts[last] < width)
+    short = np.flatnonzero((counts > 0) & (counts < named))
+    short = short[_filled(grid, short, slice(None)) | (cut_last & (short == last))]
+    long = np.flatnonzero(counts > width)
+    long = long[_filled(grid, long, slice(width, None))]
+    bad = np.union1d(short, long)
+    if unclosed:
+        bad = np.union1d(bad, [last])
+    problems: list[tuple[int, str]] = []
+    for r in bad.tolist():
+        n = int(counts[r])
+        if unclosed and r == last:
+            problems.append((r, f"the file ends inside a quoted cell that starts in column "
+                             f"{column_letter(max(n - 1, 0))} of this row: the file was cut off "
+                             "(e.g. an interrupted download) or a quote character is "
+                             "unbalanced; nothing was imported. Export or download the file "
+                             "again"))
+        elif n < width:
+            gap = f"{column_letter(n)}" if n == width - 1 else \
+                f"{column_letter(n)} to {column_letter(width - 1)}"
+            what = ("the file ends in the middle of this row (no line break after it): it was "
+                    "cut off, e.g. by an interrupted download" if r == last and cut_last else
+                    "the row is broken (a line break inside an unquoted cell, a lost "
+                    "delimiter, or a damaged file)")
+            problems.append((r, f"the row has {n} field(s) but the header row has {width}: "
+                             f"column(s) {gap} missing; {what}. Rows are never padded: export "
+                             "or download the file again"))
+        else:
+            extra = np.flatnonzero(grid.iloc[r, width:n].astype(str).str.strip().ne("")
+                                   .to_numpy()) + width
+            where = column_letter(int(extra[0])) if len(extra) == 1 else \
+                f"{column_letter(int(extra[0]))} to {column_letter(int(extra[-1]))}"
+            problems.append((r, f"the row has {n} fields but the header row has {width}: "
+                             f"column(s) {where} hold values past the last header column (an "
+                             "unquoted delimiter inside a cell shifts a row); check the "
+                             "delimiter and quoting"))
+    return problems, width
 
 
 # --------------------------------------------------------------------------- spreadsheets
