@@ -117,7 +117,8 @@ def test_init_creates_layout_and_refuses_to_overwrite(tmp_path):
     assert ws.db_path.is_file() and ws.archive_dir.is_dir()
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     settings = json.loads((ws.root / "settings.json").read_text())
-    assert settings["key_file"] == "secrets/pseudonym.key" and settings["schema_version"] == 1
+    assert settings["key_file"] == "secrets/pseudonym.key"
+    assert settings["schema_version"] == store_mod.SCHEMA_VERSION
     assert key_file.read_text().strip() not in ws.db_path.read_bytes().decode("latin-1")
     with pytest.raises(WorkspaceError, match="already exists"):
         Workspace.init(tmp_path / "ws")
@@ -212,7 +213,7 @@ def test_import_pseudonymises_archives_and_round_trips(tmp_path, ws, mini):
     archived = ws.root / row["archived_as"]
     assert archived.name == f"{report.sha256}.csv"
     assert archived.read_bytes() == open(p.source, "rb").read()
-    assert stat.S_IMODE(archived.stat().st_mode) == 0o444
+    assert stat.S_IMODE(archived.stat().st_mode) == 0o400
     assert ws.waves() == [WAVE]
 
 
@@ -485,9 +486,7 @@ def test_raw_ids_never_reach_the_database_file(tmp_path, ws, mini):
     acc.loc[7, "unit_id"] = "UNITCANARY5501"  # stored as is: proves the scan can see text
     rej = rejected_frame([(40, "L1", "invalid", "code outside the scale")])
     ws.ingest_parsed(parsed(tmp_path, acc, rejected=rej), mini, wave=WAVE, accept_valid=True)
-    ws.record_release(WAVE, thresholds={"scores": 5}, respondents=ws.responses(WAVE)["respondent"],
-                      cells=pd.DataFrame({"cell_id": ["U-A"], "n": [15],
-                                          "respondent_set_hash": ["h"]}))
+    _record(ws, tmp_path, ws.responses(WAVE))
     files = [p for p in ws.root.iterdir() if p.name.startswith("culture.duckdb")]
     blob = b"".join(p.read_bytes() for p in files)
     assert b"UNITCANARY5501" in blob
@@ -504,32 +503,57 @@ def test_raw_ids_never_reach_the_database_file(tmp_path, ws, mini):
             assert hits == 0, (table, column)
 
 
+def _record(ws, tmp_path, responses, *, thresholds=None):
+    """Record a stand-in release (a folder with a manifest) for these responses."""
+    folder = tmp_path / f"release-{len(ws.releases(WAVE))}"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"format": "culture-release"}')
+    return ws.record_release(
+        WAVE, release_dir=folder, thresholds=thresholds or {"scores": 5, "distributions": 10},
+        demographic=None, instrument="mini 1", inputs_key="k",
+        org=pd.DataFrame({"unit_id": ["ORG"], "parent_id": [None]}),
+        members=responses[["respondent", "response_key"]], audit={"passed": True})
+
+
 def test_release_ledger(tmp_path, ws, mini):
     ws.ingest_parsed(parsed(tmp_path, responses_frame(range(1, 13))), mini, wave=WAVE)
-    people = ws.responses(WAVE)["respondent"].tolist()
-    cells = pd.DataFrame({"cell_id": ["ORG", "U-A", "U-B"], "n": [12, 6, 6],
-                          "respondent_set_hash": ["h0", "h1", "h2"]})
-    first = ws.record_release(WAVE, thresholds={"scores": 5, "distributions": 10}, cells=cells,
-                              respondents=people)
-    second = ws.record_release(WAVE, thresholds={"scores": 5, "distributions": 10},
-                               cells=cells.iloc[:1], respondents=people[:10])
+    current = ws.responses(WAVE)
+    first = _record(ws, tmp_path, current)
+    second = _record(ws, tmp_path, current.iloc[:10])
     assert (first, second) == (1, 2)
     records = ws.releases(WAVE)
     assert [r.release_id for r in records] == [1, 2]
     assert dict(records[0].thresholds) == {"distributions": 10, "scores": 5}
-    pd.testing.assert_frame_equal(records[0].cells, cells.sort_values("cell_id")
-                                  .reset_index(drop=True), check_dtype=False)
-    assert records[0].respondents == frozenset(people)
-    assert len(records[0].respondents - records[1].respondents) == 2
+    assert set(records[0].members["respondent"]) == set(current["respondent"])
+    assert set(records[0].members["response_key"]) == set(current["response_key"])
+    assert len(records[0].members) - len(records[1].members) == 2
+    # the stored release is a copy inside the workspace, with its hash
+    assert records[0].stored_as.is_relative_to(ws.root) and (records[0].stored_as / "manifest.json").exists()
     assert ws.releases("2025Q4") == []
     before = ws.content_hash()
-    with pytest.raises(ConfigError, match="not pseudonyms") as err:
-        ws.record_release(WAVE, thresholds={"scores": 5}, cells=cells,
-                          respondents=["E1001", *people])
+    bad = current[["respondent", "response_key"]].copy()
+    bad.loc[0, "respondent"] = "E1001"
+    with pytest.raises(ConfigError, match="pseudonyms") as err:
+        ws.record_release(WAVE, release_dir=tmp_path, thresholds={"scores": 5}, demographic=None,
+                          instrument="mini 1", inputs_key="k", org=records[0].org, members=bad,
+                          audit={})
     assert "E1001" not in str(err.value)
     with pytest.raises(ConfigError, match="threshold 'scores'"):
-        ws.record_release(WAVE, thresholds={"scores": -1}, cells=cells, respondents=people)
+        _record(ws, tmp_path, current, thresholds={"scores": -1})
     assert ws.content_hash() == before
+
+
+def test_a_withdrawn_wave_keeps_its_versions(tmp_path, ws, mini):
+    ws.ingest_parsed(parsed(tmp_path, responses_frame(range(1, 13))), mini, wave=WAVE)
+    keys = ws.responses(WAVE)["response_key"].tolist()
+    assert ws.withdraw(WAVE, reason="imported the wrong file") == 12
+    assert WAVE not in ws.waves()
+    with pytest.raises(ConfigError, match="no responses"):
+        ws.responses(WAVE)
+    # what an earlier release showed can still be rebuilt from the stored versions
+    assert sorted(ws.responses_by_key(keys)["response_key"]) == sorted(keys)
+    with pytest.raises(ConfigError, match="no current responses"):
+        ws.withdraw(WAVE, reason="again")
 
 
 # --------------------------------------------------------------------------- other registers
@@ -671,3 +695,26 @@ def test_ingest_a_csv_export_through_culture_io(tmp_path, ws):
     assert tree.set_index("unit_id")["parent_id"].to_dict() == {"ORG": None, "U-A": "ORG",
                                                                 "U-B": "ORG"}
     assert tree.set_index("unit_id")["level"].to_dict() == {"ORG": 0, "U-A": 1, "U-B": 1}
+
+
+def test_a_schema_1_workspace_is_migrated_and_keeps_its_releases(tmp_path, mini):
+    """A workspace written by culture 0.1 (schema 1) opens; its releases read as legacy."""
+    ws = Workspace.init(tmp_path / "old")
+    with duckdb.connect(str(ws.db_path)) as con:  # turn it back into schema 1's release tables
+        con.execute("DROP TABLE release_members; DROP TABLE withdrawals; DROP TABLE releases")
+        con.execute("ALTER TABLE responses DROP COLUMN withdrawn_by")
+        con.execute("CREATE TABLE releases (release_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, "
+                    "created TIMESTAMP NOT NULL, thresholds VARCHAR NOT NULL)")
+        con.execute("CREATE TABLE release_cells (release_id INTEGER NOT NULL, cell_id VARCHAR "
+                    "NOT NULL, n INTEGER NOT NULL, respondent_set_hash VARCHAR)")
+        con.execute("CREATE TABLE release_respondents (release_id INTEGER NOT NULL, respondent "
+                    "VARCHAR NOT NULL)")
+        con.execute("INSERT INTO releases VALUES (1, ?, now(), '{\"scores\": 5}')", [WAVE])
+        con.execute("INSERT INTO release_respondents VALUES (1, ?)", ["ab" * 32])
+        con.execute("DELETE FROM schema_version")
+        con.execute("INSERT INTO schema_version VALUES (1, now())")
+    again = Workspace.open(ws.root)
+    (record,) = again.releases(WAVE)
+    assert record.legacy and record.members["respondent"].tolist() == ["ab" * 32]
+    assert again.status()["schema_version"] == store_mod.SCHEMA_VERSION
+    assert json.loads((ws.root / "settings.json").read_text())["schema_version"] == 2

@@ -163,6 +163,13 @@ class Pseudonymizer:
         h.update(_FINGERPRINT_MESSAGE)
         return h.hexdigest()
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another purpose (e.g. signing bundles), derived from the workspace key
+        (HMAC of a label), so one secret serves both and neither reveals the other."""
+        h = self._inner.copy()
+        h.update(b"culture derived key v1\x00" + purpose.encode())
+        return h.digest()
+
     def hash_one(self, value: str, *, domain: str | None = RESPONDENT_DOMAIN) -> str:
         """Pseudonym of one id (see :meth:`hash`)."""
         h = self._inner.copy()

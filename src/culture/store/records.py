@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -82,15 +83,28 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class ReleaseRecord:
-    """One recorded release of a wave (see :meth:`Workspace.record_release`).
+    """One recorded release of a wave (see :mod:`culture.store.release_ledger`).
 
-    ``cells`` has columns ``cell_id``, ``n``, ``respondent_set_hash``;
-    ``respondents`` are the pseudonyms whose answers the release used.
+    ``members``: ``respondent`` (pseudonym) and ``response_key`` (the stored response
+    version the release used). ``stored_as`` is the folder of the stored release and
+    ``org`` the org tree it used; both are None / empty for releases recorded before
+    schema 2 (their members carry no versions).
     """
 
     release_id: int
     wave: str
     created: datetime
     thresholds: Mapping[str, int]
-    cells: pd.DataFrame = field(repr=False)
-    respondents: frozenset[str] = field(repr=False)
+    demographic: str | None
+    instrument: str | None
+    inputs_key: str | None
+    stored_as: Path | None
+    sha256: str | None
+    org: pd.DataFrame = field(repr=False)
+    members: pd.DataFrame = field(repr=False)
+    audit: Mapping[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def legacy(self) -> bool:
+        """Recorded before schema 2: what it showed cannot be rebuilt exactly."""
+        return self.stored_as is None

@@ -21,8 +21,9 @@ DEFAULT_WORKSPACE = "data"
 DB_NAME = "culture.duckdb"
 SETTINGS_NAME = "settings.json"
 ARCHIVE_DIR = "archive"
+RELEASES_DIR = "releases"  # stored releases: releases/<wave>/<release_id>/
 DEFAULT_KEY_FILE = "secrets/pseudonym.key"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WORKSPACE_FORMAT = "culture-workspace"
 
 PSEUDONYM_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -73,6 +74,7 @@ CREATE TABLE responses (
     version INTEGER NOT NULL,
     current BOOLEAN NOT NULL,
     superseded_by INTEGER,
+    withdrawn_by INTEGER,
     UNIQUE (instrument_id, wave, response_id, version)
 );
 CREATE TABLE answers (response_key BIGINT NOT NULL, item_id VARCHAR NOT NULL, value DOUBLE NOT NULL);
@@ -98,12 +100,37 @@ CREATE TABLE exposure (
     exposure DOUBLE NOT NULL, exposure_kind VARCHAR);
 CREATE TABLE releases (
     release_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
-    thresholds VARCHAR NOT NULL);
-CREATE TABLE release_cells (
-    release_id INTEGER NOT NULL, cell_id VARCHAR NOT NULL, n INTEGER NOT NULL,
-    respondent_set_hash VARCHAR);
-CREATE TABLE release_respondents (release_id INTEGER NOT NULL, respondent VARCHAR NOT NULL);
+    thresholds VARCHAR NOT NULL, demographic VARCHAR, instrument VARCHAR, inputs_key VARCHAR,
+    stored_as VARCHAR, sha256 VARCHAR, org VARCHAR, audit VARCHAR);
+CREATE TABLE release_members (
+    release_id INTEGER NOT NULL, respondent VARCHAR NOT NULL, response_key BIGINT);
+CREATE TABLE withdrawals (
+    withdrawal_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
+    reason VARCHAR NOT NULL, responses INTEGER NOT NULL);
 """
+
+# Schema 1 -> 2: releases carry the stored release, its org tree and members with the
+# response version each one used (releases recorded under schema 1 have none of these).
+MIGRATIONS = {
+    1: """
+ALTER TABLE releases ADD COLUMN demographic VARCHAR;
+ALTER TABLE releases ADD COLUMN instrument VARCHAR;
+ALTER TABLE releases ADD COLUMN inputs_key VARCHAR;
+ALTER TABLE releases ADD COLUMN stored_as VARCHAR;
+ALTER TABLE releases ADD COLUMN sha256 VARCHAR;
+ALTER TABLE releases ADD COLUMN org VARCHAR;
+ALTER TABLE releases ADD COLUMN audit VARCHAR;
+CREATE TABLE release_members (
+    release_id INTEGER NOT NULL, respondent VARCHAR NOT NULL, response_key BIGINT);
+INSERT INTO release_members SELECT release_id, respondent, NULL FROM release_respondents;
+DROP TABLE release_respondents;
+DROP TABLE release_cells;
+ALTER TABLE responses ADD COLUMN withdrawn_by INTEGER;
+CREATE TABLE withdrawals (
+    withdrawal_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
+    reason VARCHAR NOT NULL, responses INTEGER NOT NULL);
+""",
+}
 
 RESPONSE_META = (F.RESPONSE_ID, F.RESPONDENT, F.UNIT, F.STARTED, F.SUBMITTED, F.DURATION,
                   F.FINISHED)

@@ -4,7 +4,7 @@ Layout of a workspace directory (default ``./data``, or ``CULTURE_WORKSPACE``)::
 
     culture.duckdb            the database (see :mod:`culture.store.schema`)
     settings.json             format version, where the pseudonymisation key lives
-    archive/<sha256><suffix>  every imported file, byte for byte, chmod 0444
+    archive/<sha256><suffix>  every imported file, byte for byte, chmod 0400
     secrets/pseudonym.key     the HMAC key (0600); never inside the database
 
 Guarantees
@@ -51,7 +51,7 @@ from culture.errors import (
 )
 from culture.files import sha256_file, write_json_atomic
 from culture.measure.instrument import Instrument, load_instrument
-from culture.store import archive, response_import
+from culture.store import archive, permissions, release_ledger, response_import
 from culture.store.db import (
     insert_frame,
     is_lock_error,
@@ -71,7 +71,6 @@ from culture.store.pseudonym import (
 from culture.store.records import ImportReport, ReleaseRecord
 from culture.store.register_import import prepare_table
 from culture.store.response_import import (
-    as_text,
     check_accounting,
     count_rows,
     keyed_rows,
@@ -88,7 +87,7 @@ from culture.store.schema import (
     DB_NAME,
     DEFAULT_KEY_FILE,
     DEFAULT_WORKSPACE,
-    PSEUDONYM_RE,
+    MIGRATIONS,
     SCHEMA,
     SCHEMA_VERSION,
     SETTINGS_NAME,
@@ -187,12 +186,13 @@ class Workspace:
         else a new key is written there with 0600), the ``CULTURE_PSEUDONYM_KEY``
         environment variable (nothing written), an existing
         ``<workspace>/secrets/pseudonym.key``, else a new key written there.
-        An existing key file is never overwritten.
+        An existing key file is never overwritten. Everything is private to its owner
+        whatever the umask (folders 0700, files 0600: :mod:`culture.store.permissions`).
 
         Raises
         ------
         WorkspaceError
-            A workspace already exists at ``path``.
+            A workspace already exists at ``path`` (or others can read a folder there).
         PseudonymKeyError
             The key file is unreadable, too permissive or malformed.
         """
@@ -202,6 +202,7 @@ class Workspace:
                                  "initialise over it (open it instead, or choose another path)")
         if root.exists() and not root.is_dir():
             raise WorkspaceError(f"{root}: exists and is not a directory")
+        permissions.check_new_root(root)
         key_path: Path | None
         if key_file is not None:
             key_path = Path(key_file).expanduser().resolve()
@@ -210,30 +211,31 @@ class Workspace:
             key_path, setting = None, None
         else:
             key_path, setting = root / DEFAULT_KEY_FILE, DEFAULT_KEY_FILE
+        new_key = key_path is not None and not key_path.exists()
         if key_path is None:
             key = env_key
-        elif key_path.exists():
-            key = load_key_file(key_path)
         else:
-            key = generate_key()
-            write_key_file(key_path, key)
+            key = generate_key() if new_key else load_key_file(key_path)
         pz = Pseudonymizer(key)
-        root.mkdir(parents=True, exist_ok=True)
-        (root / ARCHIVE_DIR).mkdir(exist_ok=True)
-        created = _now()
-        con = duckdb.connect(str(root / DB_NAME))
-        try:
-            with transaction(con):
-                con.execute(SCHEMA)
-                con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, created])
-                con.executemany("INSERT INTO meta VALUES (?, ?)", [
-                    ["key_fingerprint", pz.fingerprint], ["created", created.isoformat()],
-                    ["format", WORKSPACE_FORMAT]])
-        finally:
-            con.close()
-        settings = {"format": WORKSPACE_FORMAT, "schema_version": SCHEMA_VERSION,
-                    "created": created.isoformat(), "key_file": setting}
-        write_json_atomic(root / SETTINGS_NAME, settings)  # last: marks the workspace complete
+        permissions.private_layout(root)  # 0700 folders first: the default key goes inside
+        if new_key:
+            write_key_file(key_path, key)
+        with permissions.private_umask():  # private from the first byte, DuckDB's files too
+            created = _now()
+            con = duckdb.connect(str(root / DB_NAME))
+            try:
+                with transaction(con):
+                    con.execute(SCHEMA)
+                    con.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION, created])
+                    con.executemany("INSERT INTO meta VALUES (?, ?)", [
+                        ["key_fingerprint", pz.fingerprint], ["created", created.isoformat()],
+                        ["format", WORKSPACE_FORMAT]])
+            finally:
+                con.close()
+            settings = {"format": WORKSPACE_FORMAT, "schema_version": SCHEMA_VERSION,
+                        "created": created.isoformat(), "key_file": setting}
+            write_json_atomic(root / SETTINGS_NAME, settings)  # last: marks the workspace complete
+            permissions.private_files(root, DB_NAME, SETTINGS_NAME)  # exact, whatever the umask
         return cls(root, pz, settings)
 
     @classmethod
@@ -250,7 +252,7 @@ class Workspace:
         Raises
         ------
         WorkspaceError
-            No workspace at ``path``, or one of another schema version.
+            No workspace at ``path``, one of another schema version, or one others can read.
         PseudonymKeyError
             No key found, or its fingerprint differs from the one stored.
         WorkspaceLockedError
@@ -261,6 +263,7 @@ class Workspace:
         if not settings_path.exists() or not (root / DB_NAME).exists():
             raise WorkspaceError(f"{root}: no workspace here (expected {SETTINGS_NAME} and "
                                  f"{DB_NAME}); create one with Workspace.init / `culture init`")
+        permissions.check_private(root)  # modes only: before anything in it is read
         try:
             settings = json.loads(settings_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -273,9 +276,10 @@ class Workspace:
         with ws._connect(write=False) as con:
             version = scalar(con, "SELECT max(version) FROM schema_version")
             stored = scalar(con, "SELECT value FROM meta WHERE key = 'key_fingerprint'")
-        if version != SCHEMA_VERSION:
+            archive.remove_stale_incoming(ws.archive_dir)  # safe under this lock: see there
+        if version is None or version > SCHEMA_VERSION:
             raise WorkspaceError(f"{root}: workspace schema version {version}; this version of "
-                                 f"culture reads version {SCHEMA_VERSION}")
+                                 f"culture reads versions up to {SCHEMA_VERSION}")
         if stored != ws._pz.fingerprint:
             raise PseudonymKeyError(
                 f"{root}: the pseudonymisation key does not match this workspace (fingerprint "
@@ -283,7 +287,21 @@ class Workspace:
                 f"{(stored or '?')[:12]}...); pseudonyms made with it would not "
                 "link to stored ones. Use the original key (restore secrets/pseudonym.key or set "
                 "CULTURE_PSEUDONYM_KEY)")
+        if version < SCHEMA_VERSION:
+            ws._migrate(version)
         return ws
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older workspace's schema up to date, one step per version, in one
+        transaction (a second process waits for the lock and then finds it done)."""
+        with self._connect(write=True) as con, transaction(con):
+            current = scalar(con, "SELECT max(version) FROM schema_version")
+            for step in range(current, SCHEMA_VERSION):
+                con.execute(MIGRATIONS[step])
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [step + 1, _now()])
+        settings = {**self._settings, "schema_version": SCHEMA_VERSION}
+        write_json_atomic(self._root / SETTINGS_NAME, settings)
+        self._settings = MappingProxyType(settings)
 
     @staticmethod
     def _find_key(root: Path, settings: Mapping[str, Any],
@@ -306,19 +324,20 @@ class Workspace:
 
     @contextlib.contextmanager
     def _connect(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        try:
-            con = duckdb.connect(str(self.db_path), read_only=not write)
-        except duckdb.Error as exc:
-            if is_lock_error(exc):
-                raise WorkspaceLockedError(
-                    f"workspace is locked by another process ({self.db_path}); wait until it "
-                    "has finished and try again. Nothing was changed.") from None
-            raise WorkspaceError(f"{self.db_path}: cannot open the workspace database "
-                                 f"({type(exc).__name__})") from exc
-        try:
-            yield con
-        finally:
-            con.close()
+        with permissions.private_umask() if write else contextlib.nullcontext():  # for the WAL
+            try:
+                con = duckdb.connect(str(self.db_path), read_only=not write)
+            except duckdb.Error as exc:
+                if is_lock_error(exc):
+                    raise WorkspaceLockedError(
+                        f"workspace is locked by another process ({self.db_path}); wait until "
+                        "it has finished and try again. Nothing was changed.") from None
+                raise WorkspaceError(f"{self.db_path}: cannot open the workspace database "
+                                     f"({type(exc).__name__})") from exc
+            try:
+                yield con
+            finally:
+                con.close()
 
     # -- response imports -----------------------------------------------------------------------
     def ingest_responses(self, path: str | os.PathLike[str], instrument: Instrument | str, *,
@@ -444,37 +463,37 @@ class Workspace:
         return ImportReport(import_id=import_id, **report)
 
     # -- other registers --------------------------------------------------------------------------
-    def ingest_org(self, path: str | os.PathLike[str], *, wave: str,
+    def ingest_org(self, path: str | os.PathLike[str], *, wave: str, mapping: Any = None,
                    dry_run: bool = False) -> ImportReport:
-        """Import an org chart (``culture.io.read_org``) as the org tree of ``wave``."""
+        """Import an org chart (``read_org``; ``mapping``: docs/mapping.md) as ``wave``'s tree."""
         from culture.ingest import read_org
 
-        return self._ingest_path(path, "org", lambda p: read_org(p, wave=wave), wave=wave,
-                                 dry_run=dry_run)
+        return self._ingest_path(path, "org", lambda p: read_org(p, wave=wave, mapping=mapping),
+                                 wave=wave, dry_run=dry_run)
 
-    def ingest_headcount(self, path: str | os.PathLike[str], *, wave: str,
+    def ingest_headcount(self, path: str | os.PathLike[str], *, wave: str, mapping: Any = None,
                          dry_run: bool = False) -> ImportReport:
-        """Import the people invited per unit for ``wave`` (``culture.io.read_headcount``)."""
+        """Import the people invited per unit for ``wave`` (``read_headcount``, ``mapping``)."""
         from culture.ingest import read_headcount
 
-        return self._ingest_path(path, "headcount", lambda p: read_headcount(p, wave=wave), wave=wave,
-                                 dry_run=dry_run)
+        return self._ingest_path(path, "headcount", lambda p: read_headcount(
+            p, wave=wave, mapping=mapping), wave=wave, dry_run=dry_run)
 
-    def ingest_quality(self, path: str | os.PathLike[str], *, kind: str,
+    def ingest_quality(self, path: str | os.PathLike[str], *, kind: str, mapping: Any = None,
                        dry_run: bool = False) -> ImportReport:
-        """Import a QMS register of one ``kind`` (``culture.io.read_quality``)."""
+        """Import a QMS register of one ``kind`` (``culture.io.read_quality``, ``mapping``)."""
         from culture.ingest import read_quality
 
         _check_quality_kind(kind)
-        return self._ingest_path(path, "quality", lambda p: read_quality(p, kind=kind),
+        return self._ingest_path(path, "quality", lambda p: read_quality(p, kind=kind, mapping=mapping),
                                  quality_kind=kind, dry_run=dry_run)
 
-    def ingest_exposure(self, path: str | os.PathLike[str], *,
+    def ingest_exposure(self, path: str | os.PathLike[str], *, mapping: Any = None,
                         dry_run: bool = False) -> ImportReport:
-        """Import exposure per unit and quarter (``culture.io.read_exposure``)."""
+        """Import exposure per unit and quarter (``culture.io.read_exposure``, ``mapping``)."""
         from culture.ingest import read_exposure
 
-        return self._ingest_path(path, "exposure", read_exposure, dry_run=dry_run)
+        return self._ingest_path(path, "exposure", lambda p: read_exposure(p, mapping=mapping), dry_run=dry_run)
 
     def _ingest_path(self, path: str | os.PathLike[str], kind: str, reader: Any, *,
                      wave: str | None = None, quality_kind: str | None = None,
@@ -591,7 +610,7 @@ class Workspace:
         inst_id = instrument.id if isinstance(instrument, Instrument) else instrument
         with self._connect(write=False) as con:
             ids = [r[0] for r in con.execute(
-                "SELECT DISTINCT instrument_id FROM responses WHERE wave = ? ORDER BY 1",
+                "SELECT DISTINCT instrument_id FROM responses WHERE current AND wave = ? ORDER BY 1",
                 [wave]).fetchall()]
             if not ids:
                 raise ConfigError(f"wave {wave} has no responses in the workspace; waves stored: "
@@ -605,16 +624,36 @@ class Workspace:
                                   f"it holds: {', '.join(ids)}")
             where = "r.current AND r.wave = ? AND r.instrument_id = ?"
             wide = read_wide(con, where, [wave, inst_id])
+        return self._complete(wide, instrument)
+
+    def responses_by_key(self, keys: Iterable[int], *,
+                         instrument: Instrument | None = None) -> pd.DataFrame:
+        """The response versions with these keys, current or not (superseded and withdrawn
+        versions are kept): what an earlier release was built from."""
+        frame = pd.DataFrame({"response_key": pd.array(list(keys), dtype="int64")})
+        with self._connect(write=False) as con:
+            con.register("wanted_keys", frame)
+            try:
+                wide = read_wide(con, "r.response_key IN (SELECT response_key FROM wanted_keys)", [])
+            finally:
+                con.unregister("wanted_keys")
+        return self._complete(wide, instrument)
+
+    @staticmethod
+    def _complete(wide: pd.DataFrame, instrument: Instrument | str | None) -> pd.DataFrame:
+        """Index (the response version) as column ``response_key``; every instrument column."""
+        wide = wide.rename_axis(F.VERSION).reset_index()
+        wide = wide[[*wide.columns[1:], F.VERSION]]  # the canonical columns first
         if isinstance(instrument, Instrument):
             extra = [c for c in (*(d.id for d in instrument.demographics), *instrument.item_ids,
                                  *(c.id for c in instrument.comments)) if c not in wide.columns]
             for c in extra:
                 wide[c] = np.nan if c in instrument.item_ids else None
-        return wide.reset_index(drop=True)
+        return wide
 
     @staticmethod
     def _waves(con: duckdb.DuckDBPyConnection) -> list[str]:
-        rows = con.execute("SELECT DISTINCT wave FROM responses").fetchall()
+        rows = con.execute("SELECT DISTINCT wave FROM responses WHERE current").fetchall()
         return sorted((r[0] for r in rows), key=F.wave_index)
 
     def org(self, wave: str) -> pd.DataFrame:
@@ -729,75 +768,48 @@ class Workspace:
         return out
 
     # -- releases -------------------------------------------------------------------------------
-    def record_release(self, wave: str, *, thresholds: Mapping[str, int], cells: pd.DataFrame,
-                       respondents: Iterable[str]) -> int:
-        """Record one release of ``wave`` in a single transaction; returns its ``release_id``.
-
-        ``cells`` needs columns ``cell_id`` (unique), ``n`` (int >= 0) and
-        ``respondent_set_hash``; ``respondents`` are pseudonyms (64 hex digits),
-        so a raw id can never reach the ledger.
-        """
+    def record_release(self, wave: str, *, release_dir: str | os.PathLike[str],
+                       thresholds: Mapping[str, int], demographic: str | None, instrument: str,
+                       inputs_key: str, org: pd.DataFrame, members: pd.DataFrame,
+                       audit: Mapping[str, Any]) -> int:
+        """Record one published release of ``wave`` (see :mod:`culture.store.release_ledger`):
+        the saved release folder is copied into the workspace and its members are recorded
+        with the response versions used. One transaction; returns the ``release_id``."""
         wave = _check_wave(wave)
-        problems: list[str] = []
-        if not isinstance(thresholds, Mapping) or not thresholds:
-            problems.append("thresholds must be a non-empty mapping name -> int")
-            thresholds = {}
-        for name, value in thresholds.items():
-            if not isinstance(name, str) or not name:
-                problems.append(f"threshold name {name!r} must be non-empty text")
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                problems.append(f"threshold {name!r} must be an integer >= 0, got {value!r}")
-        need = ("cell_id", "n", "respondent_set_hash")
-        missing = [c for c in need if c not in getattr(cells, "columns", ())]
-        if missing:
-            problems.append(f"cells lacks column(s) {', '.join(missing)}")
-        else:
-            n = pd.to_numeric(cells["n"], errors="coerce")
-            if n.isna().any() or (n < 0).any() or (n % 1 != 0).any():
-                problems.append("cells.n must hold integers >= 0")
-            if cells["cell_id"].isna().any() or cells["cell_id"].duplicated().any():
-                problems.append("cells.cell_id must be unique and non-missing")
-        people = pd.Series(list(respondents), dtype=object)
-        not_pseudonym = ~(people.notna()
-                          & people.astype(str).str.fullmatch(PSEUDONYM_RE.pattern.strip("^$")))
-        if not_pseudonym.any():
-            problems.append(f"{int(not_pseudonym.sum())} respondent(s) are not pseudonyms "
-                            "(64 lower-case hex digits); raw ids are never recorded")
-        if problems:
-            raise ConfigError(f"record_release(wave={wave}): " + "; ".join(problems))
+        release_ledger.check_record(wave, thresholds, members, org)
         with self._connect(write=True) as con, transaction(con):
-            release_id = next_id(con, "releases", "release_id")
-            con.execute("INSERT INTO releases VALUES (?, ?, ?, ?)", [
-                release_id, wave, _now(),
-                json.dumps({str(k): int(v) for k, v in thresholds.items()}, sort_keys=True)])
-            insert_frame(con, "release_cells", pd.DataFrame({
-                "release_id": release_id, "cell_id": as_text(cells["cell_id"]),
-                "n": cells["n"].astype("int64").to_numpy(),
-                "respondent_set_hash": as_text(cells["respondent_set_hash"]).to_numpy()}))
-            insert_frame(con, "release_respondents", pd.DataFrame(
-                {"release_id": release_id, "respondent": people.drop_duplicates().to_numpy()}))
-        return release_id
+            return release_ledger.record(
+                con, self._root, wave=wave, created=_now(), release_dir=Path(release_dir),
+                thresholds=thresholds, demographic=demographic, instrument=instrument,
+                inputs_key=inputs_key, org=org, members=members, audit=audit)
 
     def releases(self, wave: str) -> list[ReleaseRecord]:
         """Every recorded release of ``wave``, oldest first."""
         wave = _check_wave(wave)
         with self._connect(write=False) as con:
-            heads = con.execute("SELECT release_id, created, thresholds FROM releases "
-                                "WHERE wave = ? ORDER BY release_id", [wave]).fetchall()
-            cells = con.execute("SELECT c.* FROM release_cells c JOIN releases r USING "
-                                "(release_id) WHERE r.wave = ? ORDER BY release_id, cell_id",
-                                [wave]).df()
-            people = con.execute("SELECT p.* FROM release_respondents p JOIN releases r USING "
-                                 "(release_id) WHERE r.wave = ?", [wave]).df()
-        out = []
-        for release_id, created, thresholds in heads:
-            mine = cells[cells["release_id"] == release_id].drop(columns="release_id")
-            mine = mine.reset_index(drop=True).astype({"n": "int64"})
-            who = frozenset(people.loc[people["release_id"] == release_id, "respondent"].tolist())
-            out.append(ReleaseRecord(release_id=int(release_id), wave=wave, created=created,
-                                     thresholds=MappingProxyType(json.loads(thresholds)),
-                                     cells=mine, respondents=who))
-        return out
+            return release_ledger.read(con, self._root, wave)
+
+    def withdraw(self, wave: str, *, reason: str) -> int:
+        """Retract every current response of ``wave`` (a recorded step; nothing is deleted).
+
+        The wave can then be imported and released afresh. Earlier releases stay in the
+        ledger and every later release of the wave is still checked against them: what
+        was published cannot be unpublished. Returns the number of responses withdrawn.
+        """
+        wave = _check_wave(wave)
+        if not str(reason).strip():
+            raise ConfigError("withdraw needs a reason (it is recorded in the ledger)")
+        with self._connect(write=True) as con, transaction(con):
+            count = int(scalar(con, "SELECT count(*) FROM responses WHERE current AND wave = ?",
+                               [wave]))
+            if not count:
+                raise ConfigError(f"wave {wave} has no current responses to withdraw")
+            withdrawal = next_id(con, "withdrawals", "withdrawal_id")
+            con.execute("INSERT INTO withdrawals VALUES (?, ?, ?, ?, ?)",
+                        [withdrawal, wave, _now(), str(reason).strip(), count])
+            con.execute("UPDATE responses SET current = false, withdrawn_by = ? "
+                        "WHERE current AND wave = ?", [withdrawal, wave])
+        return count
 
     # -- integrity ----------------------------------------------------------------------------
     def content_hash(self) -> str:
