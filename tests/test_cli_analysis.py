@@ -48,10 +48,13 @@ def test_scores_writes_json_and_refuses_a_second_cut(ws_args, tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert rows and {"unit_id", "measure", "n", "mean"} <= set(rows[0])
     # The wave was released cut by role level; a tenure cut of the same wave could be
-    # subtracted from it, so the ledger refuses it.
+    # subtracted from it, so it is refused ...
     code = main([*ws_args, "scores", "--wave", "latest", "--by", "tenure"])
     assert code == 5
-    assert "demographic" in capsys.readouterr().err
+    assert "was published cut by role_level" in capsys.readouterr().err
+    # ... and refusing it blocks that request only: the wave's scores still read back
+    assert main([*ws_args, "scores", "--wave", "latest", "--format", "json", "-o", str(out)]) == EXIT_OK
+    assert json.loads(out.read_text()) == rows
 
 
 def test_audit_passes_and_says_so(ws_args, capsys):

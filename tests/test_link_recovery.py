@@ -64,10 +64,12 @@ def make_releases(org, instrument):
 def runs(instrument):
     out = {}
     for seed in SEEDS:
-        org = make_organisation(instrument, SynthConfig(seed=seed, n_sites=4))
+        # teams large enough (median 14, ~10 respondents) for speaking up, a construct with
+        # sensitive items, to be released per team at the sensitive threshold
+        org = make_organisation(instrument, SynthConfig(seed=seed, n_sites=4, team_size_median=14))
         releases = make_releases(org, instrument)
         report = analyse_linkage(releases, org.quality_events, org.exposure,
-                                 thresholds=Thresholds())
+                                 instrument=instrument, thresholds=Thresholds())
         drivers = analyse_drivers(org.responses, score(org.responses, instrument),
                                   instrument=instrument, thresholds=Thresholds(), n_boot=200,
                                   seed=seed)

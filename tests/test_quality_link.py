@@ -17,19 +17,32 @@ from culture.analysis.drivers import DRIVER_COLUMNS, analyse_drivers
 from culture.analysis.quality import (
     CROSS_COLUMNS,
     FIT_COLUMNS,
-    HEADLINE,
     MODEL_COLUMNS,
     NOTE_DETECTION,
     analyse_linkage,
-    default_predictors,
     released_unit_scores,
+)
+from culture.analysis.quality import (
+    default_predictors as _default_predictors,
 )
 from culture.boundary import RELEASED, SUPPRESSED, Release, Thresholds
 from culture.boundary.release import STATS
 from culture.errors import ConfigError
+from culture.measure.instrument import load_default_instrument
 from culture.measure.scoring import score
 from culture.pipeline import synthetic_releases
 from culture.stats.drivers import dominance_analysis, relative_weights
+
+INSTRUMENT = load_default_instrument()
+HEADLINE = tuple(c.id for c in INSTRUMENT.headline_constructs)
+
+
+def linkage(*args, **kwargs):
+    return analyse_linkage(*args, instrument=INSTRUMENT, **kwargs)
+
+
+def default_predictors(outcome, available=None):
+    return _default_predictors(INSTRUMENT, outcome, available)
 
 
 def make_releases(org, instrument):
@@ -44,7 +57,7 @@ def releases(demo_org, instrument):
 
 @pytest.fixture(scope="session")
 def report(releases, demo_org):
-    return analyse_linkage(releases, demo_org.quality_events, demo_org.exposure,
+    return linkage(releases, demo_org.quality_events, demo_org.exposure,
                            thresholds=Thresholds())
 
 
@@ -129,7 +142,7 @@ def test_tampering_a_cell_to_suppressed_removes_it_from_the_panel(releases, repo
     before = released_unit_scores(releases)
     assert len(wide) == len(before) - 1
 
-    after = analyse_linkage(tampered, demo_org.quality_events, demo_org.exposure,
+    after = linkage(tampered, demo_org.quality_events, demo_org.exposure,
                             thresholds=Thresholds(), kpis=(), cross_lagged_pairs=())
     p = after.panel.set_index(["unit_id", "quarter"])
     assert p.loc[(unit, prev), list(HEADLINE)].isna().all()
@@ -165,7 +178,7 @@ def test_level_selects_an_org_depth_or_a_label(releases):
 def test_only_release_objects_are_accepted(demo_org):
     responses = demo_org.responses_of(demo_org.waves[0])
     with pytest.raises(ConfigError) as err:
-        analyse_linkage({"2025Q1": responses, "2025Q2": "x"}, demo_org.quality_events,
+        linkage({"2025Q1": responses, "2025Q2": "x"}, demo_org.quality_events,
                         demo_org.exposure, thresholds=Thresholds())
     msg = str(err.value)
     assert "releases['2025Q1'] must be a Release" in msg and "releases['2025Q2']" in msg
@@ -192,9 +205,10 @@ def test_report_tables_are_tidy_and_complete(report):
     assert list(t["cross_lagged"].columns) == list(CROSS_COLUMNS)
     assert list(t["fits"].columns) == list(FIT_COLUMNS)
     fits = t["fits"].set_index("scope")
-    assert list(fits.index) == ["nc_customer", "nc_internal", "complaints", "audit_total",
-                                "capa_days_to_close_mean", "capa_on_time_share",
-                                "ownership x nc_customer", "speaking_up x nc_internal"]
+    outcomes = ["nc_customer", "nc_internal", "complaints", "audit_total"]
+    # cross-lagged checks: every headline construct against every count outcome with events
+    assert list(fits.index) == [*outcomes, "capa_days_to_close_mean", "capa_on_time_share",
+                                *(f"{c} x {o}" for o in outcomes for c in HEADLINE)]
     m = t["models"]
     fitted = fits[(fits["status"] == "fitted") & (fits["model"] != "cross_lagged")]
     assert set(m["outcome"]) == set(fitted.index)
@@ -220,12 +234,17 @@ def test_default_predictors_are_headline_plus_the_specific_construct(report):
     assert default_predictors("nc_internal", ["ownership", "speaking_up"]) == \
         ("ownership", "speaking_up")
     m = report.models
-    for outcome in ("nc_customer", "nc_internal", "audit_total", "capa_days_to_close_mean"):
+    for outcome in ("nc_customer", "audit_total", "capa_days_to_close_mean"):
         assert m.loc[m["outcome"] == outcome, "term"].unique().tolist() == \
             list(default_predictors(outcome))
+    # speaking up holds sensitive items, so it is released only for teams of at least the
+    # sensitive threshold: too few of those in this organisation, left out with a note
+    assert m.loc[m["outcome"] == "nc_internal", "term"].unique().tolist() == list(HEADLINE)
+    notes = report.note_table.query("scope == 'nc_internal'")["note"]
+    assert notes.str.contains("speaking_up left out: released for fewer than 30 units").any()
 
 
-def test_report_equals_the_core_models_on_the_released_panel(report):
+def test_report_equals_the_core_models_on_the_released_panel(report, releases, demo_org):
     # the wiring adds nothing to the estimates: same numbers as count_model / continuous_model
     direct = lk.count_model(report.panel, outcome="complaints", predictors=HEADLINE,
                             min_units=30)
@@ -236,16 +255,21 @@ def test_report_equals_the_core_models_on_the_released_panel(report):
                               predictors=default_predictors("capa_on_time_share"), min_units=30)
     got = report.models[report.models["outcome"] == "capa_on_time_share"]
     np.testing.assert_allclose(got["estimate"], kpi.table["estimate"], rtol=1e-10)
-    cl = lk.cross_lagged(report.panel, construct="ownership", outcome="nc_customer",
-                         min_units=30)
-    got = report.cross_lagged[report.cross_lagged["construct"] == "ownership"]
+    # a models threshold of 25 (floor 20) lets this organisation's cross-lagged checks run
+    low = linkage(releases, demo_org.quality_events, demo_org.exposure,
+                  thresholds=Thresholds(models=25))
+    fitted = low.fits.query("model == 'cross_lagged' and status == 'fitted'")["scope"].iloc[0]
+    construct, outcome = fitted.split(" x ")
+    cl = lk.cross_lagged(low.panel, construct=construct, outcome=outcome, min_units=25)
+    got = low.cross_lagged[(low.cross_lagged["construct"] == construct)
+                           & (low.cross_lagged["outcome"] == outcome)]
     np.testing.assert_allclose(got["estimate"], cl.table["estimate"], rtol=1e-12)
 
 
 def test_models_below_the_threshold_are_refused_with_a_note(releases, demo_org):
     n_teams = released_unit_scores(releases)["unit_id"].nunique()
     k = n_teams + 5   # more units than the organisation has teams
-    rep = analyse_linkage(releases, demo_org.quality_events, demo_org.exposure,
+    rep = linkage(releases, demo_org.quality_events, demo_org.exposure,
                           thresholds=Thresholds(models=k))
     assert (rep.fits["status"] == "refused").all()
     assert rep.models.empty and rep.cross_lagged.empty
@@ -269,14 +293,14 @@ def test_notes_and_wording_are_associational(report):
 
 
 def test_predictor_override_by_list_and_by_outcome(releases, demo_org):
-    rep = analyse_linkage(releases, demo_org.quality_events, demo_org.exposure,
+    rep = linkage(releases, demo_org.quality_events, demo_org.exposure,
                           thresholds=Thresholds(), outcomes=("nc_customer", "complaints"),
                           kpis=(), cross_lagged_pairs=(),
                           predictors={"complaints": ["ownership", "communication"]})
     terms = rep.models.groupby("outcome")["term"].unique()
     assert list(terms["complaints"]) == ["ownership", "communication"]
     assert list(terms["nc_customer"]) == list(HEADLINE)
-    rep = analyse_linkage(releases, demo_org.quality_events, demo_org.exposure,
+    rep = linkage(releases, demo_org.quality_events, demo_org.exposure,
                           thresholds=Thresholds(), outcomes=("nc_customer",), kpis=(),
                           cross_lagged_pairs=(), predictors=["ownership"])
     assert rep.models["term"].unique().tolist() == ["ownership"]
@@ -284,7 +308,7 @@ def test_predictor_override_by_list_and_by_outcome(releases, demo_org):
 
 def test_specification_problems_are_collected_and_raised_once(releases, demo_org):
     with pytest.raises(ConfigError) as err:
-        analyse_linkage(releases, demo_org.quality_events, demo_org.exposure,
+        linkage(releases, demo_org.quality_events, demo_org.exposure,
                         thresholds={"models": 30}, outcomes=("nc_customer", "defects"),
                         kpis=("capa_speed",), predictors={"nc_customer": ["morale"]},
                         cross_lagged_pairs=(("trust", "nc_customer"),), lag=0)
@@ -296,7 +320,7 @@ def test_specification_problems_are_collected_and_raised_once(releases, demo_org
 def test_inputs_are_not_mutated(releases, demo_org):
     events, exposure = demo_org.quality_events.copy(), demo_org.exposure.copy()
     before = {w: r.scores for w, r in releases.items()}
-    analyse_linkage(releases, events, exposure, thresholds=Thresholds(), kpis=(),
+    linkage(releases, events, exposure, thresholds=Thresholds(), kpis=(),
                     cross_lagged_pairs=(), outcomes=("complaints",))
     pd.testing.assert_frame_equal(events, demo_org.quality_events)
     pd.testing.assert_frame_equal(exposure, demo_org.exposure)

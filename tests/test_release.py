@@ -16,16 +16,14 @@ from culture.boundary import (
     Release,
     Thresholds,
     build_release,
-    check_rerelease,
     comments_long,
     count_label,
-    ledger_cells,
     release_table,
     unreleased_texts,
 )
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.leakgate import scan_outputs
-from culture.errors import ConfidentialityError, ConfigError, RereleaseRefused
+from culture.errors import ConfidentialityError, ConfigError
 from test_anonymity import SMALL_INSTRUMENT, make_wave, release_of, score_inline
 
 TREE = {"CO": (None, 2), "SALES": ("CO", 4), "TECH": ("CO", 9), "OPS": ("CO", {"staff": 6, "lead": 5})}
@@ -135,60 +133,3 @@ def test_release_table_for_the_cli():
     assert release_table(rel, level=3).empty
 
 
-def _ledger(tree, *, drop=(), by=("role_level",), th=None):
-    org, resp = make_wave(tree)
-    resp = resp[~resp["respondent"].isin(drop)]
-    agg = aggregate_wave(resp, score_inline(resp), org, instrument=SMALL_INSTRUMENT,
-                         by=by)
-    rel = build_release(agg, thresholds=th or Thresholds())
-    return rel, ledger_cells(rel, membership(resp)), frozenset(resp["respondent"])
-
-
-def test_ledger_cells_hash_respondent_sets():
-    rel, cells, people = _ledger(TREE)
-    assert set(cells.columns) == {"cell_id", "n", "respondent_set_hash"}
-    assert cells["cell_id"].is_unique
-    row = cells.set_index("cell_id").loc["response_rates|CO|all|all|respondents"]
-    assert row["n"] == 26
-    assert (cells["n"] >= 5).all()
-    _, again, _ = _ledger(TREE)
-    pd.testing.assert_frame_equal(cells, again)  # deterministic
-    assert not cells["respondent_set_hash"].str.contains("R0").any()
-
-
-def test_rerelease_rules():
-    rel, cells, people = _ledger(TREE)
-    first = [Record(1, "2026-04-01T10:00", Thresholds(), cells, people)]
-    check_rerelease(first, Thresholds(), cells, people)  # the same release again is fine
-
-    # one person added: every cell containing them changes by one
-    bigger = {**TREE, "TECH": ("CO", 10)}
-    _, cells2, people2 = _ledger(bigger)
-    with pytest.raises(RereleaseRefused) as err:
-        check_rerelease(first, Thresholds(), cells2, people2)
-    msg = str(err.value)
-    assert "respondent set differs by 1 people (allowed: 0 or at least 5)" in msg
-    assert "response_rates|CO|all|all|respondents" in msg and "response_rates|TECH|all|all|respondents" in msg
-    assert "R0" not in msg
-
-    # thresholds are frozen after the first release
-    with pytest.raises(RereleaseRefused, match=r"thresholds are frozen .* changed: scores 5 -> 6"):
-        check_rerelease(first, Thresholds(scores=6), cells, people)
-
-    # a second demographic cut of the same wave could be subtracted from the first
-    relabelled = cells.assign(cell_id=cells["cell_id"].str.replace("|role_level|", "|tenure|", regex=False))
-    with pytest.raises(RereleaseRefused, match="second demographic"):
-        check_rerelease(first, Thresholds(), relabelled, people)
-
-    # five or more new people everywhere is a legitimate new release
-    many = {**TREE, "TECH": ("CO", 14), "SALES": ("CO", 9), "OPS": ("CO", {"staff": 11, "lead": 10})}
-    _, cells3, people3 = _ledger(many)
-    check_rerelease(first, Thresholds(), cells3, people3)
-
-
-def test_ledger_refuses_a_membership_that_does_not_match_the_release():
-    org, resp = make_wave(TREE)
-    agg = aggregate_wave(resp, score_inline(resp), org, instrument=SMALL_INSTRUMENT, by=("role_level",))
-    rel = build_release(agg, thresholds=Thresholds())
-    with pytest.raises(ConfigError, match="membership does not match the release"):
-        ledger_cells(rel, membership(resp.iloc[1:]))

@@ -143,8 +143,9 @@ class TrendInputError(ProblemsError):
     headline = "invalid input to a trend statistic"
 
 
-class RereleaseRefused(ConfidentialityError):
-    """A wave would be published again in a way that lets readers subtract the releases."""
+class ReleaseBlocked(ConfidentialityError):
+    """A release of a wave cannot be made safely (a second cut, other thresholds, or a first
+    release the audit refuses); the message names the wave and the way out."""
 
 
 class TrendAnalysisError(ProblemsError):

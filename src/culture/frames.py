@@ -15,6 +15,7 @@ Canonical responses (wide, one row per response)
 ``submitted_at`` datetime64[ns]  naive UTC, may be NaT
 ``duration_s``   float64  seconds spent, NaN when unknown
 ``finished``     bool     the tool marked the response complete
+``response_key`` int64    the stored version of the response (only when read from the store)
 <item id>        float64  answer code on the instrument scale, NaN = not answered
 <comment id>     object   free text or None
 
@@ -48,10 +49,14 @@ STARTED = "started_at"
 SUBMITTED = "submitted_at"
 DURATION = "duration_s"
 FINISHED = "finished"
+VERSION = "response_key"  # the store's key of one response version (added when read back)
 
 META_COLUMNS = (RESPONSE_ID, RESPONDENT, WAVE, UNIT, STARTED, SUBMITTED, DURATION, FINISHED)
 
 QUALITY_KINDS = ("nonconformity", "audit_finding", "complaint", "capa")
+# Columns that count respondents wherever a table is published or bundled: the leak gate
+# checks every one against k (a count below k, 0 included, must never appear).
+RESPONDENT_COUNTS = ("n", "n_before", "n_now", "paired_n", "leader_n", "staff_n")
 # Outcomes of the unit x quarter quality panel (culture.stats.panel), as people read them.
 OUTCOME_LABELS = {
     "nc_customer": "nonconformities found by customers",
@@ -111,7 +116,13 @@ class ParsedResponses:
         bad data), ``reason`` (never contains the cell's content).
     duplicates : ``source_row``, ``duplicate_of`` (the source_row kept): repeated response ids.
     dropped_columns : identifying metadata columns dropped at the boundary (names only).
-    n_rows : number of data rows in the file.
+    n_rows : data records physically in the file after its header rows: one per CSV/TSV
+        record (line breaks inside a quoted cell do not start a record), XLSX row or SAV
+        case. Fully blank lines or rows (every cell empty or spaces, e.g. an exporter's
+        blank last line or ``,,,``) are not records and are not counted. A record that
+        cannot be taken whole (fewer or more fields than the header row, a file cut off
+        inside a row) makes the whole file an error rather than a row, so the invariant
+        above always counts physical records.
     """
 
     source: str

@@ -124,7 +124,7 @@ def _per_respondent(responses: pd.DataFrame, scored, cols: list[str]) -> tuple[p
 
 
 def analyse_drivers(responses: pd.DataFrame, scored, *, instrument: Instrument,
-                    outcome: str = "quality_engagement", thresholds: Thresholds,
+                    outcome: str | None = None, thresholds: Thresholds,
                     predictors: Sequence[str] | None = None, n_boot: int = 1000,
                     seed: int | None = None, conf: float = 0.95) -> DriverReport:
     """Relative weights and dominance of the culture constructs on an outcome index.
@@ -141,7 +141,9 @@ def analyse_drivers(responses: pd.DataFrame, scored, *, instrument: Instrument,
     responses : canonical responses (one or more waves), used for ``respondent`` only.
     scored : ``culture.scoring.score(responses, instrument)``.
     instrument : the instrument (constructs and their kinds).
-    outcome : the outcome index (a construct id, default ``quality_engagement``).
+    outcome : the outcome index (a construct id); default the instrument's outcome index
+        (its construct of kind ``outcome``). Without one the analysis is not made
+        (``status = "not applicable"``).
     thresholds : ``thresholds.models`` is the least number of respondents with
         complete scores; below it the analysis is refused (``status = "refused"``).
     predictors : construct ids; default every culture construct of the instrument.
@@ -158,6 +160,15 @@ def analyse_drivers(responses: pd.DataFrame, scored, *, instrument: Instrument,
     """
     preds = tuple(predictors) if predictors is not None else \
         tuple(c.id for c in getattr(instrument, "culture_constructs", ()))
+    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in DRIVER_COLUMNS})
+    if outcome is None:
+        index = getattr(instrument, "outcome_index", None)
+        if index is None:
+            return DriverReport(outcome="", status="not applicable", table=empty, r_squared=np.nan,
+                                n=0, notes=("The instrument has no outcome index (a construct of "
+                                            "kind outcome): there is nothing for key drivers to "
+                                            "explain.",))
+        outcome = index.id
     problems = _driver_problems(responses, scored, instrument, outcome, preds, thresholds, n_boot)
     if problems:
         raise ConfigError("invalid driver analysis:\n  - " + "\n  - ".join(problems))
@@ -167,7 +178,6 @@ def analyse_drivers(responses: pd.DataFrame, scored, *, instrument: Instrument,
         notes.append(f"{left_out} response(s) left out: earlier duplicate submissions or "
                      "responses excluded at scoring.")
     X, y = per[list(preds)], per[outcome]
-    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in DRIVER_COLUMNS})
     try:
         rw = relative_weights(X, y, n_boot=int(n_boot), seed=seed, conf=conf,
                               min_n=thresholds.models)

@@ -36,8 +36,8 @@ def perception_gaps(responses: pd.DataFrame, scored, release: Release, *, instru
                     min_gap: float = 0.2, alpha: float = 0.05) -> TrendTable:
     """Leader minus staff score per unit x construct, and per item for the whole organisation.
 
-    Leaders are the ``leader_codes`` of the ``role_level`` demographic (e.g. team leads and
-    managers, pooled), staff its other codes (the missing code is neither). A unit x
+    Leaders are the ``leader_codes`` of the instrument's leader demographic (the one that
+    declares them, e.g. team leads and managers of a role level, pooled), staff its other codes (the missing code is neither). A unit x
     measure is compared only when its staff band and at least one leader band are
     released in the release's ``cuts`` table and no band with people in it is withheld,
     so both groups are unions of released cells. Statistics come from the respondent
@@ -53,29 +53,32 @@ def perception_gaps(responses: pd.DataFrame, scored, release: Release, *, instru
     """
     problems: list[Problem] = []
     check_options(problems, min_change=min_gap, alpha=alpha)
+    role = instrument.leader_demographic if isinstance(instrument, Instrument) else None
+    cut = role.id if role else None
+    if role is None:
+        problems.append(Problem("instrument", "has no demographic with leader_codes: no gaps"))
     if not isinstance(release, Release):
         problems.append(Problem("release", "must be a Release"))
-    elif release.demographic != "role_level":
-        problems.append(Problem("release", "must be cut by role_level (aggregate_wave(..., "
-                                           f"by=('role_level',))); it is cut by {release.demographic}"))
-    if not isinstance(responses, pd.DataFrame) or "role_level" not in responses.columns:
-        problems.append(Problem("responses", "must be a DataFrame with a 'role_level' column"))
+    elif cut and release.demographic != cut:
+        problems.append(Problem("release", f"must be cut by {cut} (aggregate_wave(..., "
+                                           f"by=('{cut}',))); it is cut by {release.demographic}"))
+    if not isinstance(responses, pd.DataFrame) or (cut and cut not in responses.columns):
+        problems.append(Problem("responses", f"must be a DataFrame with a '{cut}' column"))
     elif not hasattr(scored, "scores") or len(scored.scores) != len(responses):
         problems.append(Problem("scored", "must be the ScoredWave of these responses"))
     if problems:
         raise TrendAnalysisError(problems, source="perception_gaps")
 
-    role = instrument.demographic("role_level")
     leaders = list(role.leader_codes)
     staff = [c for c in role.codes if c not in leaders]
     org = release.table("units")[[UNIT, PARENT, "name"]]
     tree = org_tree(org)
-    band = responses["role_level"].astype("string")
+    band = responses[cut].astype("string")
     group = np.select([band.isin(leaders).to_numpy(dtype=bool), band.isin(staff).to_numpy(dtype=bool)],
                       ["leader", "staff"], "other")
     data = responses.assign(**{GAP_GROUP: group})
     # Cut by the release's bands (to match its cells) and by the pooled groups, in one pass.
-    common = {"by": ("role_level", GAP_GROUP),
+    common = {"by": (cut, GAP_GROUP),
               "codebooks": {**codebooks_of(instrument), GAP_GROUP: (("leader", "staff", "other"), None)}}
     constructs = list(instrument.construct_ids)
     kinds = {c.id: ("outcome" if c.kind == "outcome" else "construct") for c in instrument.constructs}
@@ -91,15 +94,15 @@ def perception_gaps(responses: pd.DataFrame, scored, release: Release, *, instru
     pooled = stats[stats["demographic"] == GAP_GROUP]
     wide = {v: by_band(pooled, v) for v in ("n", "mean", "sd")}
     idx = wide["n"].index
-    has = by_band(stats[stats["demographic"] == "role_level"], "n").reindex(idx) > 0
+    has = by_band(stats[stats["demographic"] == cut], "n").reindex(idx) > 0
     cuts = release.table("cuts")
-    cuts = cuts[(cuts["demographic"] == "role_level") & cuts["kind"].isin(["construct", "outcome", "item"])]
+    cuts = cuts[(cuts["demographic"] == cut) & cuts["kind"].isin(["construct", "outcome", "item"])]
     cells = cuts.set_index(["unit_id", "kind", "measure", "band"])
-    data_n = stats[stats["demographic"] == "role_level"].set_index(
+    data_n = stats[stats["demographic"] == cut].set_index(
         ["unit_id", "kind", "measure", "band"])["n"].reindex(cells.index)
     shown_cells = cells["status"] == RELEASED
     if (shown_cells & (cells["n"].astype(np.float64) != data_n.to_numpy(np.float64))).any():
-        raise TrendAnalysisError([Problem(f"release {release.wave}.cuts", "released role_level counts "
+        raise TrendAnalysisError([Problem(f"release {release.wave}.cuts", f"released {cut} counts "
                                           "do not match the responses; pass the responses the release "
                                           "was built from")], source="perception_gaps")
     shown = by_band(cuts.assign(v=shown_cells.to_numpy()), "v").reindex(idx).fillna(False).astype(bool)
@@ -125,7 +128,7 @@ def perception_gaps(responses: pd.DataFrame, scored, release: Release, *, instru
     gap["verdict"] = classify_change(gap["diff"], gap["q"], min_change=min_gap, alpha=alpha).to_numpy()
     gap["unit"] = tree.names.reindex(gap["unit_id"]).to_numpy()
     gap = gap.sort_values(["unit_id", "kind", "measure"])
-    notes = [f"leaders = role_level {', '.join(leaders)}; staff = {', '.join(staff)}",
+    notes = [f"leaders = {cut} {', '.join(leaders)}; staff = {', '.join(staff)}",
              f"{int((keep & ~tested).sum())} gap(s) not tested: an SD is not released "
              "(distribution threshold)"]
     return TrendTable(f"Leader vs staff perception gaps, wave {release.wave}",

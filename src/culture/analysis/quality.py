@@ -15,12 +15,12 @@ to what the pipeline actually produces:
 
 Default predictor sets (:func:`default_predictors`)
 ---------------------------------------------------
-Every count and CAPA model adjusts the three headline constructs
-(``leadership_commitment``, ``communication``, ``ownership``) for each other, plus
-the one construct with a specific link to that outcome: ``speaking_up`` for
-internally detected nonconformities (people who raise problems produce internal
-reports), ``compliance_risk`` for audit findings, ``continuous_improvement`` for
-CAPA closure. One joint model per outcome (not one model per construct) because the
+Every count and CAPA model adjusts the instrument's headline constructs for each
+other, plus the constructs the instrument links to that outcome (``quality_links``;
+in the shipped instrument ``speaking_up`` for internally detected nonconformities,
+because people who raise problems produce internal reports, ``compliance_risk`` for
+audit findings, ``continuous_improvement`` for CAPA closure). A predictor released for
+fewer units than the models threshold is left out with a note. One joint model per outcome (not one model per construct) because the
 constructs correlate: a single-construct model credits each construct with the
 association of every construct correlated with it (e.g. complaints move with both
 ownership and communication), whereas the joint model reads "this construct, the
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -43,13 +42,12 @@ from culture import stats as lk
 from culture.boundary.aggregate import org_index
 from culture.boundary.release import RELEASED, Release, Thresholds
 from culture.errors import ConfigError, InsufficientDataError
+from culture.measure.instrument import Instrument
 from culture.results import Result
 
 __all__ = [
-    "DEFAULT_CROSS_LAGGED",
     "DEFAULT_KPIS",
     "DEFAULT_OUTCOMES",
-    "HEADLINE",
     "LinkageReport",
     "analyse_linkage",
     "analyse_outcome",
@@ -60,17 +58,6 @@ __all__ = [
 UNIT, QUARTER = frames.UNIT, "quarter"
 DEFAULT_OUTCOMES = ("nc_customer", "nc_internal", "complaints", "audit_total")
 DEFAULT_KPIS = ("capa_days_to_close_mean", "capa_on_time_share")
-DEFAULT_CROSS_LAGGED = (("ownership", "nc_customer"), ("speaking_up", "nc_internal"))
-HEADLINE = ("leadership_commitment", "communication", "ownership")
-# The construct with a specific, documented link to an outcome (module docstring).
-_SPECIFIC = MappingProxyType({
-    "nc_internal": ("speaking_up",),
-    "audit_minor": ("compliance_risk",), "audit_major": ("compliance_risk",),
-    "audit_critical": ("compliance_risk",), "audit_total": ("compliance_risk",),
-    "capa_closed": ("continuous_improvement",),
-    "capa_days_to_close_mean": ("continuous_improvement",),
-    "capa_on_time_share": ("continuous_improvement",),
-})
 
 MODEL_COLUMNS = ("outcome", "model", "term", "component", "estimate", "se", "rate_ratio",
                  "ci_low", "ci_high", "p", "n_obs", "n_units", "lag", "method")
@@ -200,12 +187,16 @@ def released_unit_scores(releases: Mapping[str, Release], *,
 # Linkage
 # --------------------------------------------------------------------------------------
 
-def default_predictors(outcome: str, available: Sequence[str] | None = None) -> tuple[str, ...]:
-    """Headline constructs plus the outcome's specific construct (module docstring).
+def default_predictors(instrument: Instrument, outcome: str,
+                       available: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The instrument's headline constructs plus those it links to ``outcome``
+    (``quality_links``), each adjusted for the others (module docstring).
 
     ``available`` restricts the set to constructs present in the released scores.
     """
-    chosen = (*HEADLINE, *_SPECIFIC.get(outcome, ()))
+    chosen = (*(c.id for c in instrument.headline_constructs),
+              *instrument.quality_links.get(outcome, ()))
+    chosen = tuple(dict.fromkeys(chosen))
     return tuple(c for c in chosen if available is None or c in available)
 
 
@@ -340,16 +331,19 @@ def _spec_problems(outcomes, kpis, predictors, pairs, lag, thresholds,
     return problems
 
 
-def _predictors_for(outcome, predictors, constructs) -> tuple[tuple[str, ...], list[str]]:
+def _predictors_for(instrument, outcome, predictors, constructs, units_with: Mapping[str, int],
+                    k: int) -> tuple[tuple[str, ...], list[str]]:
     if predictors is None:
-        chosen = default_predictors(outcome, constructs)
-        missing = [c for c in default_predictors(outcome) if c not in chosen]
-        notes = [f"Default predictor(s) {missing} have no released scores and were left out."] \
-            if missing else []
+        available = [c for c in constructs if units_with.get(c, 0) >= k]
+        chosen = default_predictors(instrument, outcome, available)
+        missing = [c for c in default_predictors(instrument, outcome) if c not in chosen]
+        notes = [f"Default predictor(s) {', '.join(missing)} left out: released for fewer than "
+                 f"{k} units (a construct with sensitive items is reported only for groups at "
+                 "the sensitive threshold)."] if missing else []
         return chosen, notes
     if isinstance(predictors, Mapping):
         return (tuple(predictors[outcome]) if outcome in predictors
-                else default_predictors(outcome, constructs)), []
+                else default_predictors(instrument, outcome, constructs)), []
     return tuple(predictors), []
 
 
@@ -362,11 +356,11 @@ def _fit(kind: str, panel: pd.DataFrame, outcome: str, preds, lag: int, k_models
 
 
 def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
-                    exposure: pd.DataFrame, *, thresholds: Thresholds,
+                    exposure: pd.DataFrame, *, instrument: Instrument, thresholds: Thresholds,
                     outcomes: Sequence[str] = DEFAULT_OUTCOMES,
                     kpis: Sequence[str] = DEFAULT_KPIS,
                     predictors: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-                    cross_lagged_pairs: Sequence[tuple[str, str]] = DEFAULT_CROSS_LAGGED,
+                    cross_lagged_pairs: Sequence[tuple[str, str]] | None = None,
                     lag: int = 1, level: int | str | None = None) -> LinkageReport:
     """Culture -> quality models on released unit scores and the quality register.
 
@@ -392,7 +386,11 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
     kpis : continuous CAPA KPIs (:data:`culture.linkage.CONTINUOUS_OUTCOMES`).
     predictors : None for :func:`default_predictors` per outcome, a list used for every
         outcome, or a mapping outcome -> list (outcomes not in it use the default).
-    cross_lagged_pairs : (construct, count outcome) pairs for the cross-lagged model.
+    instrument : the instrument: its headline constructs and ``quality_links`` give the
+        default predictors and cross-lagged pairs.
+    cross_lagged_pairs : (construct, count outcome) pairs for the cross-lagged model;
+        default every headline construct with released scores against every count
+        outcome analysed that has events (what is left out is said in the notes).
     lag : quarters between the culture score and the outcome (>= 1).
     level : org level of the units (see :func:`released_unit_scores`).
 
@@ -408,24 +406,52 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
         If the register or exposure table is invalid (from ``build_panel``).
     """
     outcomes, kpis = tuple(outcomes), tuple(kpis)
-    pairs = tuple(tuple(p) if isinstance(p, Sequence) and not isinstance(p, str) else p
-                  for p in cross_lagged_pairs)
     problems = _check_releases(releases)
     scores = released_unit_scores(releases, level=level) if not problems else None
     constructs = [c for c in scores.columns if c not in (UNIT, QUARTER)] if scores is not None \
         else []
+    skipped = []
+    if cross_lagged_pairs is None:  # the defaults, where there is something to model
+        headline = [c.id for c in instrument.headline_constructs]
+        skipped = [(c, None) for c in headline if c not in constructs]
+        with_events = set(events["kind"].map({"nonconformity": "nc", "audit_finding": "audit",
+                                              "complaint": "complaints", "capa": "capa"}))
+        present = [o for o in outcomes if o.split("_")[0] in with_events]
+        cross_lagged_pairs = [(c, o) for o in present for c in headline if c in constructs]
+    pairs = tuple(tuple(p) if isinstance(p, Sequence) and not isinstance(p, str) else p
+                  for p in cross_lagged_pairs)
     if scores is not None:
         problems += _spec_problems(outcomes, kpis, predictors, pairs, lag, thresholds, constructs)
     if problems:
         raise ConfigError("invalid linkage specification:\n  - " + "\n  - ".join(problems))
     k = thresholds.models
+    if not constructs:  # every unit of that level withheld: nothing to link, said plainly
+        reason = "no unit of the analysed level has released scores"
+        fits = pd.DataFrame([(o, kind, "refused", "", np.nan, np.nan, reason) for kind, o in
+                             [("count", o) for o in outcomes] + [("continuous", o) for o in kpis]],
+                            columns=list(FIT_COLUMNS))
+        return LinkageReport(
+            models=pd.DataFrame(columns=list(MODEL_COLUMNS)),
+            cross_lagged=pd.DataFrame(columns=list(CROSS_COLUMNS)), fits=fits,
+            dropped=pd.DataFrame(columns=list(DROPPED_COLUMNS)),
+            note_table=pd.DataFrame([("all", f"No model estimated: {reason}.")],
+                                    columns=list(NOTE_COLUMNS)),
+            panel=pd.DataFrame(columns=[UNIT, QUARTER]), lag=int(lag),
+            notes=(NOTE_WORDING, f"No model estimated: {reason}."))
     panel = lk.build_panel(scores, events, exposure, lags=(int(lag),))
 
     model_rows, cross_rows, fit_rows, drop_rows, note_rows = [], [], [], [], []
     jobs = [("count", o) for o in outcomes] + [("continuous", o) for o in kpis]
+    units_with = {c: int(scores.loc[scores[c].notna(), UNIT].nunique()) for c in constructs}
     for kind, outcome in jobs:
-        preds, pre_notes = _predictors_for(outcome, predictors, constructs)
+        preds, pre_notes = _predictors_for(instrument, outcome, predictors, constructs,
+                                           units_with, k)
         note_rows += [(outcome, n) for n in pre_notes]
+        if not preds:
+            reason = f"no culture construct is released for at least {k} units"
+            fit_rows.append((outcome, kind, "refused", "", np.nan, np.nan, reason))
+            note_rows.append((outcome, f"Model not estimated: {reason}."))
+            continue
         try:
             res = _fit(kind, panel, outcome, preds, int(lag), k)
         except (InsufficientDataError, lk.ModelFitError) as exc:
@@ -458,6 +484,9 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
         note_rows += [(scope, n) for n in cl.notes]
 
     notes = [NOTE_WORDING, NOTE_WITHIN]
+    if skipped:
+        notes.append("Cross-lagged check(s) not made: no released unit scores of "
+                     + ", ".join(sorted({c for c, _ in skipped})) + ".")
     if {"nc_internal", "nc_customer"} & set(outcomes):
         notes.insert(1, NOTE_DETECTION)
     refused = [r[0] for r in fit_rows if r[2] == "refused"]
@@ -479,10 +508,11 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
 
 
 def analyse_outcome(releases: Mapping[str, Release], events: pd.DataFrame,
-                    exposure: pd.DataFrame, *, outcome: str, thresholds: Thresholds,
-                    lag: int = 1) -> LinkageReport:
+                    exposure: pd.DataFrame, *, instrument: Instrument, outcome: str,
+                    thresholds: Thresholds, lag: int = 1) -> LinkageReport:
     """The models of one outcome: a count model for a count, a mixed model for a CAPA KPI
     (:data:`~culture.stats.panel.CONTINUOUS_OUTCOMES`); what ``culture link`` shows."""
     kpi = outcome in lk.CONTINUOUS_OUTCOMES
-    return analyse_linkage(releases, events, exposure, thresholds=thresholds, lag=lag,
+    return analyse_linkage(releases, events, exposure, instrument=instrument,
+                           thresholds=thresholds, lag=lag,
                            outcomes=() if kpi else (outcome,), kpis=(outcome,) if kpi else ())

@@ -280,6 +280,9 @@ def wave_changes(now: tuple, before: tuple, *, instrument: Instrument,
     compared subtree in both waves, the paired t on them is added (``paired_n``,
     ``paired_diff``, ``paired_p``; R ``t.test(now, before, paired = TRUE)``). It describes
     the people who stayed; the verdict is about everyone who answered (``diff``, ``q``).
+    Paired and overlap statistics are used only where the people who joined or left the
+    subtree number 0 or at least k: otherwise the two waves' totals and the paired total
+    would give the joiners' scores by subtraction.
 
     Confidentiality. A unit x measure appears only when its cell, and the cell of the
     unit it is compared at, are released in both waves (a unit new in the later wave:
@@ -362,6 +365,15 @@ def wave_changes(now: tuple, before: tuple, *, instrument: Instrument,
                             int(min_paired))
     comp = comp.merge(paired.rename(columns={"unit_id": "compared_unit_id"}),
                       on=["compared_unit_id", "measure"], how="left")
+    # Paired quantities combine the two waves: n_now x mean_now - n_before x mean_before -
+    # paired_n x paired_diff is the total of the people who joined minus those who left.
+    # They are used only where that group is empty or at least k people.
+    k = releases[w1].thresholds.complements
+    movers = (n1 - comp["paired_n"].to_numpy()) + (n0 - comp["paired_n"].to_numpy())
+    unsafe = (movers > 0) & (movers < k)
+    comp.loc[unsafe, ["paired_n", "paired_diff", "paired_p", "paired_r"]] = np.nan
+    notes.append(f"{int(unsafe.sum())} comparison(s) treat the waves as independent samples: "
+                 f"fewer than {k} people joined or left, so combining the waves would expose them")
     sd1, sd0 = np.where(sd_ok, s1["sd"], np.nan), np.where(sd_ok, s0["sd"], np.nan)
     m1, m0 = s1["mean"].to_numpy(), s0["mean"].to_numpy()
     # People answering both waves make the waves correlated: the partially overlapping
@@ -453,11 +465,13 @@ def analyse_trends(waves: Sequence[tuple], releases: Mapping[str, Release],
                        pd.concat(trend_rows, ignore_index=True) if trend_rows
                        else pd.DataFrame(columns=list(TREND_COLUMNS)), tuple(dict.fromkeys(trend_notes)))
     rel = releases[latest[0]]
-    if rel.demographic == "role_level":
+    leader = instrument.leader_demographic
+    if leader is not None and rel.demographic == leader.id:
         gaps = perception_gaps(latest[1], latest[2], rel, instrument=instrument, alpha=alpha)
     else:
         gaps = TrendTable("Perception gaps", pd.DataFrame(columns=list(GAP_COLUMNS)),
-                          ("the release is not cut by role_level: no perception gaps",))
+                          ("no perception gaps: the instrument has no demographic with "
+                           "leader_codes, or the wave is not published cut by it",))
     if previous is not None:
         # the wave's frozen thresholds, not the defaults: model outputs need its models threshold
         invariance = instrument_invariance({previous[0]: previous[1], latest[0]: latest[1]}, instrument,

@@ -67,7 +67,7 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
         now = charts[(charts["wave"] == wave) & charts["signals"].fillna("").astype(str).ne("")]
         tables["control_charts_signals"] = now.reset_index(drop=True)
 
-    link = analyse_linkage(releases, events, exposure, thresholds=thresholds)
+    link = analyse_linkage(releases, events, exposure, instrument=instrument, thresholds=thresholds)
     tables.update({f"linkage_{k}": v for k, v in link.tables.items()})
     tables["quality_panel"] = link.panel
     notes += list(link.notes)

@@ -23,7 +23,7 @@ _EXPORTS = {
     "comments_long": "comments", "redact": "comments", "unreleased_texts": "comments",
     "LeakReport": "leakgate", "fold_text": "leakgate", "html_escape": "leakgate",
     "neutralise_formula": "leakgate", "neutralise_frame": "leakgate", "scan_outputs": "leakgate",
-    "check_rerelease": "ledger", "ledger_cells": "ledger",
+    "Published": "ledger", "risky_cells": "ledger",
     "RELEASED": "release", "SUPPRESSED": "release", "SUPPRESSED_LABEL": "release",
     "Release": "release", "Thresholds": "release", "count_label": "release",
     "release_table": "release", "unit_paths": "release",

@@ -371,6 +371,8 @@ class WaveAggregates:
     demographics: tuple[str, ...] = ()
     confidence: float = 0.95
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # construct -> its items: a construct cell is shown only where all its items are
+    parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def summary(self) -> str:
         kinds = self.table.loc[self.table["demographic"] == ALL, "kind"].value_counts()
@@ -429,8 +431,12 @@ def aggregate_wave(responses: pd.DataFrame, scored: Any, org: pd.DataFrame, *, i
     everyone = pd.DataFrame({RESPONDENTS: np.ones(len(responses))})
     parts = [
         aggregate_measures(membership, everyone, idx, kind=RESPONDENTS, **common),
+        # a construct holding a sensitive item reveals it (its mean minus the other items'),
+        # so it is protected at the sensitive threshold too
         aggregate_measures(membership, scored.scores[constructs], idx, kind=kinds,
                            favourable=construct_favourable(scored.favourable, scored.scores, instrument),
+                           sensitive=[c.id for c in instrument.constructs
+                                      if any(i.sensitive for i in instrument.items_of(c.id))],
                            **common),
         aggregate_measures(membership, scored.keyed[items], idx, kind="item",
                            favourable=scored.favourable[items],
@@ -444,7 +450,9 @@ def aggregate_wave(responses: pd.DataFrame, scored: Any, org: pd.DataFrame, *, i
                          "name": idx.names, "level": idx.levels})
     return WaveAggregates(wave=wave, instrument_id=instrument.id, instrument_version=instrument.version,
                           table=table, response_rates=rates, org=tree, demographics=tuple(by),
-                          confidence=confidence, notes=tuple(notes))
+                          confidence=confidence, notes=tuple(notes),
+                          parts={c.id: tuple(i.id for i in instrument.items_of(c.id))
+                                 for c in instrument.constructs})
 
 
 def _response_rates(table: pd.DataFrame, idx: OrgIndex,

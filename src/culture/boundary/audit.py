@@ -119,54 +119,218 @@ def _shown_cells(release) -> dict[str, pd.DataFrame]:
     return {"scores": shown, "distributions": spread, "comments": comments}
 
 
-def audit_release(respondents: pd.DataFrame, org: pd.DataFrame, release, *,
-                  exact: bool | None = None, max_atoms: int = 400) -> AuditResult:
-    """Re-derive every shown cell of ``release`` and look for derivable small groups.
+def _member_codes(frames: list[pd.DataFrame]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(member, person) integer codes for the rows of each frame, shared across frames.
 
-    Parameters
-    ----------
-    respondents : one row per respondent: ``respondent``, ``unit_id`` (direct unit;
-        units not in the tree count at the root), the release's demographic
-        column, and one boolean column per measure / comment question telling
-        whether the person has a value (answered the item, has a construct
-        score, wrote a comment). A measure without a column counts everybody.
-    org : the org tree (``unit_id``, ``parent_id``).
-    release : the :class:`~culture.release.Release` to audit.
-    exact : run the exact linear-algebra check; default: when the number of
-        atoms (groups of people indistinguishable by the shown cells) of a
-        measure is at most ``max_atoms``.
+    A member is a person with one version of their answers (``response_key``): the same
+    answers read twice are one member, a changed answer makes a new member.
+    """
+    people = pd.concat([f["respondent"].astype(str) for f in frames], ignore_index=True)
+    versions = pd.concat([(f["response_key"].astype(str) if "response_key" in f.columns
+                           else f["respondent"].astype(str)) for f in frames], ignore_index=True)
+    person = pd.factorize(people)[0]
+    member = pd.factorize(people + "\x00" + versions)[0]
+    out, at = [], 0
+    for f in frames:
+        out.append((member[at:at + len(f)], person[at:at + len(f)]))
+        at += len(f)
+    return out
+
+
+def _cell_sets(respondents: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray], org: pd.DataFrame,
+               release, *, by: str = "person") -> dict[tuple[str, str], tuple[pd.DataFrame, dict]]:
+    """(family, measure) -> (shown cells, {(unit, demographic, band): set of codes}).
+
+    ``by="person"`` for the checks within one release (a cell counts people), ``"member"``
+    (a person with one version of their answers) to compare releases.
     """
     chains, root = _ancestors(org)
     people = respondents.reset_index(drop=True)
     unit = people["unit_id"].astype(str)
-    base = pd.DataFrame({"person": pd.factorize(people["respondent"])[0],
+    base = pd.DataFrame({"member": codes[0] if by == "member" else codes[1],
                          "unit": unit.where(unit.isin(list(chains)), root)})
     ladder = pd.DataFrame([(u, a) for u, chain in chains.items() for a in chain], columns=["unit", "anc"])
     dem = release.demographic
-    breaches: list[dict] = []
-    notes: list[str] = []
-    checked = 0
+    out = {}
     for family, cells in _shown_cells(release).items():
         for measure, group in cells.groupby("measure", sort=True):
             has = (people[measure].fillna(False).astype(bool).to_numpy() if measure in people.columns
                    else np.ones(len(people), dtype=bool))
             sub = base[has].assign(band=people.loc[has, dem].astype(str).to_numpy() if dem else None)
             up = sub.merge(ladder, on="unit")
-            sets = {(a, _WHOLE, _WHOLE): set(g) for a, g in up.groupby("anc")["person"]}
+            sets = {(a, _WHOLE, _WHOLE): set(g) for a, g in up.groupby("anc")["member"]}
             if dem:
-                sets.update({(a, dem, b): set(g) for (a, b), g in up.groupby(["anc", "band"])["person"]})
-            shown = {(str(r.unit_id), str(r.demographic), str(r.band)): r for r in group.itertuples()}
-            checked += len(shown)
-            found = _check_measure(shown, sets, chains)
-            if exact is not False:
-                lin, note = _linear(shown, sets, max_atoms, force=bool(exact))
-                found += lin
-                if note:
-                    notes.append(f"{family} {measure}: {note}")
-            breaches += [dict(b, family=family, measure=measure) for b in found]
-    frame = pd.DataFrame(breaches, columns=list(_BREACH_COLUMNS))
-    frame = frame.drop_duplicates(ignore_index=True)
+                sets.update({(a, dem, b): set(g) for (a, b), g in up.groupby(["anc", "band"])["member"]})
+            out[(family, str(measure))] = (group, sets)
+    return out
+
+
+def audit_release(respondents: pd.DataFrame, org: pd.DataFrame, release, *,
+                  parts: dict[str, tuple[str, ...]] | None = None,
+                  exact: bool | None = None, max_atoms: int = 400) -> AuditResult:
+    """Re-derive every shown cell of ``release`` and look for derivable small groups.
+
+    Parameters
+    ----------
+    respondents : one row per respondent: ``respondent``, optionally ``response_key``
+        (the version of their answers), ``unit_id`` (direct unit; units not in the tree
+        count at the root), the release's demographic column, and one boolean column
+        per measure / comment question telling whether the person has a value (answered
+        the item, has a construct score, wrote a comment). A measure without a column
+        counts everybody.
+    org : the org tree (``unit_id``, ``parent_id``).
+    release : the :class:`~culture.boundary.release.Release` to audit.
+    parts : construct -> its items. A construct mean and its items form a linear system:
+        a withheld item whose construct and other items are shown is derivable
+        (``derived_item``).
+    exact : run the exact linear-algebra check; default: when the number of
+        atoms (groups of people indistinguishable by the shown cells) of a
+        measure is at most ``max_atoms``.
+    """
+    chains, _ = _ancestors(org)
+    (codes,) = _member_codes([respondents.reset_index(drop=True)])
+    breaches: list[dict] = []
+    notes: list[str] = []
+    checked = 0
+    for (family, measure), (group, sets) in _cell_sets(respondents, codes, org, release).items():
+        shown = {(str(r.unit_id), str(r.demographic), str(r.band)): r for r in group.itertuples()}
+        checked += len(shown)
+        found = _check_measure(shown, sets, chains)
+        if exact is not False:
+            lin, note = _linear(shown, sets, max_atoms, force=bool(exact))
+            found += lin
+            if note:
+                notes.append(f"{family} {measure}: {note}")
+        breaches += [dict(b, family=family, measure=measure) for b in found]
+    breaches += _derived_items(release, parts or {}, respondents, codes[1], org)
+    return _result(breaches, checked, notes)
+
+
+def _result(breaches: list[dict], checked: int, notes: list[str]) -> AuditResult:
+    frame = pd.DataFrame(breaches, columns=list(_BREACH_COLUMNS)).drop_duplicates(ignore_index=True)
     return AuditResult(passed=frame.empty, breaches=frame, cells_checked=checked, notes=tuple(notes))
+
+
+def _derived_items(release, parts: dict[str, tuple[str, ...]], respondents: pd.DataFrame,
+                   persons: np.ndarray, org: pd.DataFrame) -> list[dict]:
+    """A withheld item is derivable where its construct and every other item are shown and
+    everyone in the construct's cell answered every item (then the construct total is
+    exactly the item totals over the number of items); a sensitive item counts as derivable
+    whenever its construct and the other items are shown."""
+    def shown(table: str) -> set[tuple]:
+        t = release.table(table)
+        t = t[t["status"] == "released"]
+        dem = t["demographic"] if "demographic" in t.columns else _WHOLE
+        band = t["band"] if "band" in t.columns else _WHOLE
+        return set(zip(t["unit_id"].astype(str), pd.Series(dem, index=t.index).astype(str),
+                       pd.Series(band, index=t.index).astype(str), t["measure"].astype(str),
+                       strict=True))
+
+    cells = shown("scores") | shown("items") | shown("cuts")
+    sensitive = set(release.table("items").query("sensitive")["measure"].astype(str))
+    people = respondents.reset_index(drop=True)
+    chains, root = _ancestors(org)
+    unit_of = people["unit_id"].astype(str).where(people["unit_id"].astype(str).isin(list(chains)),
+                                                 root)
+    dem_col = release.demographic
+    out = []
+    for unit, dem, band, measure in sorted(c for c in cells if c[3] in parts):
+        items = parts[measure]
+        hidden = [i for i in items if (unit, dem, band, i) not in cells]
+        if len(hidden) != 1 or len(items) < 2:
+            continue
+        inside = np.array(unit_of.map(lambda u, a=unit: a in chains[u]).tolist(), dtype=bool)
+        if dem != _WHOLE and dem_col:
+            inside &= people[dem_col].astype(str).to_numpy() == band
+        if measure in people.columns:
+            inside &= people[measure].fillna(False).astype(bool).to_numpy()
+        answered = [people[i].fillna(False).astype(bool).to_numpy() if i in people.columns
+                    else np.ones(len(people), dtype=bool) for i in items]
+        exact = bool(np.all([a[inside].all() for a in answered]))
+        if exact or hidden[0] in sensitive:
+            out.append(dict(_breach("derived_item", (unit, dem, band), 0, 0,
+                                    f"{hidden[0]} = {len(items)} x {measure} minus the other "
+                                    "items shown"), family="scores", measure=hidden[0]))
+    return out
+
+
+def audit_union(states: list[tuple[pd.DataFrame, pd.DataFrame, object]], *,
+                parts: dict[str, tuple[str, ...]] | None = None, exact: bool | None = None,
+                max_atoms: int = 400) -> AuditResult:
+    """Audit every release of a wave together: the last one against all earlier ones.
+
+    ``states`` are ``(respondents, org, release)`` of each release of the wave, oldest
+    first (as for :func:`audit_release`, with ``response_key`` telling the version of
+    each person's answers). Readers hold every release, so besides the last release's
+    own checks: any shown cell of the last release and any shown cell of an earlier
+    one (same measure and scope, any unit) must differ by 0 or at least k people, where
+    a person whose answers changed counts as a difference (``cross_release``); and the
+    exact linear check runs over the cells of all releases together.
+    """
+    if not states:
+        return _result([], 0, [])
+    frames = [s[0].reset_index(drop=True) for s in states]
+    codes = _member_codes(frames)
+    last = len(states) - 1
+    result = audit_release(frames[last], states[last][1], states[last][2], parts=parts,
+                           exact=exact, max_atoms=max_atoms)
+    if len(states) == 1:
+        return result
+    person_of = {}
+    for member, person in codes:
+        person_of.update(zip(member.tolist(), person.tolist(), strict=True))
+    union: dict[tuple[str, str], tuple[dict, dict]] = {}
+    for i, (frame, org, release) in enumerate(states):
+        for key, (group, sets) in _cell_sets(frame, codes[i], org, release, by="member").items():
+            shown, all_sets = union.setdefault(key, ({}, {}))
+            for r in group.itertuples():
+                cell = (str(r.unit_id), str(r.demographic), str(r.band))
+                shown[(i, *cell)] = r
+                all_sets[(i, *cell)] = frozenset(sets.get(cell, ()))
+    breaches = list(result.breaches.to_dict("records"))
+    notes = list(result.notes)
+    checked = result.cells_checked
+    for (family, measure), (shown, sets) in union.items():
+        found = _cross_release(shown, sets, person_of, last)
+        if exact is not False:
+            lin, note = _linear({(f"{k[0]}:{k[1]}", k[2], k[3]): v for k, v in shown.items()},
+                                {(f"{k[0]}:{k[1]}", k[2], k[3]): v for k, v in sets.items()},
+                                max_atoms, force=bool(exact))
+            found += lin
+            if note:
+                notes.append(f"union {family} {measure}: {note}")
+        checked += sum(1 for k in shown if k[0] == last)
+        breaches += [dict(b, family=family, measure=measure) for b in found]
+    return _result(breaches, checked, notes)
+
+
+def _cross_release(shown: dict, sets: dict, person_of: dict, last: int) -> list[dict]:
+    """Cells of the last release against cells of earlier ones that share a person."""
+    holders: dict[int, list] = defaultdict(list)
+    for key, members in sets.items():
+        if key[0] != last:
+            for person in {person_of[m] for m in members}:
+                holders[person].append(key)
+    out = []
+    for key, members in sets.items():
+        if key[0] != last or not members:
+            continue
+        persons = {person_of[m] for m in members}
+        seen = set()
+        for person in persons:
+            for other in holders.get(person, ()):
+                if other in seen or other[2] != key[2]:  # same scope (demographic) only
+                    continue
+                seen.add(other)
+                old = sets[other]
+                old_persons = {person_of[m] for m in old}
+                d = len(old_persons) + len(persons) - len(old_persons & persons) - len(old & members)
+                k = int(max(shown[key].k_sub, shown[other].k_sub))
+                if 0 < d < k:
+                    out.append(_breach("cross_release", key[1:], d, k,
+                                       f"{d} people differ from release #{other[0] + 1}'s "
+                                       f"{other[1]} {other[2]}={other[3]}", other[1]))
+    return out
 
 
 def _breach(check: str, key: tuple, size: int, k: int, detail: str, other: str = "") -> dict:
@@ -269,3 +433,23 @@ def _linear(shown: dict, sets: dict, max_atoms: int, *, force: bool) -> tuple[li
                 out.append(_breach("linear", cell, total, k_sub,
                                    f"{total} people obtainable by adding and subtracting shown cells"))
     return out, ""
+
+
+def audit_cross_wave(changes: pd.DataFrame, *, k: int) -> AuditResult:
+    """Quantities that combine two waves, checked as a reader would combine them.
+
+    A change row with ``n_now``, ``n_before``, ``paired_n`` and ``paired_diff`` gives the
+    total of the people who joined minus those who left (``n_now x mean_now - n_before x
+    mean_before - paired_n x paired_diff``): that group must be empty or at least k.
+    """
+    need = {"n_now", "n_before", "paired_n", "unit_id", "measure"}
+    if changes.empty or not need <= set(changes.columns):
+        return _result([], 0, [])
+    rows = changes[changes["paired_n"].notna()]
+    movers = (rows["n_now"] - rows["paired_n"]) + (rows["n_before"] - rows["paired_n"])
+    bad = rows[(movers > 0) & (movers < k)]
+    found = [dict(_breach("cross_wave", (str(r.unit_id), _WHOLE, _WHOLE), int(m), k,
+                          "people who joined or left, derivable from the paired change"),
+                  family="scores", measure=str(r.measure))
+             for r, m in zip(bad.itertuples(), movers[bad.index], strict=True)]
+    return _result(found, len(rows), [])

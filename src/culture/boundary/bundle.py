@@ -13,11 +13,17 @@ else, so the pack can be rebuilt from a copy of the bundle on another machine::
                                reliability, findings, ISO 9001 evidence, ...)
 
 :meth:`Bundle.load` checks every file against its hash and every release
-against its invariants, so a tampered bundle is refused rather than published.
+against its invariants, and refuses files the manifest does not list, so a
+tampered bundle is refused rather than published. The manifest itself is signed
+(``manifest.sig``, HMAC-SHA256 with a key derived from the workspace key, which
+never enters the bundle): whoever holds the key (the pipeline, the pack builder)
+checks the signature too, so a file edited together with the manifest is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +37,7 @@ from culture.boundary.release import Release
 from culture.errors import ConfidentialityError, ConfigError
 from culture.files import sha256_file
 
+SIGNATURE = "manifest.sig"
 FORMAT = "culture-bundle"
 FORMAT_VERSION = 1
 
@@ -63,7 +70,7 @@ class Bundle:
     def has(self, name: str) -> bool:
         return name in self.tables and not self.tables[name].empty
 
-    def save(self, directory: str | Path) -> Path:
+    def save(self, directory: str | Path, *, key: bytes | None = None) -> Path:
         out = Path(directory)
         (out / "tables").mkdir(parents=True, exist_ok=True)
         files: dict[str, str] = {}
@@ -80,10 +87,14 @@ class Bundle:
                     "files": files, **{k: v for k, v in self.meta.items() if k not in ("files",)}}
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str),
                                            encoding="utf-8")
+        if key is not None:
+            (out / SIGNATURE).write_text(_sign(out / "manifest.json", key) + "\n", encoding="ascii")
         return out
 
     @classmethod
-    def load(cls, directory: str | Path) -> Bundle:
+    def load(cls, directory: str | Path, *, key: bytes | None = None) -> Bundle:
+        """Read a bundle; every file must match its hash and be listed in the manifest.
+        With ``key``, the manifest's signature is checked too (the pipeline's key)."""
         src = Path(directory)
         try:
             manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
@@ -92,6 +103,18 @@ class Bundle:
                               "written by `culture report` or culture.pipeline.compute_bundle") from None
         if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
             raise ConfigError(f"{src / 'manifest.json'}: not a {FORMAT} of version {FORMAT_VERSION}")
+        if key is not None:
+            sig = src / SIGNATURE
+            if not sig.exists() or not hmac.compare_digest(
+                    sig.read_text(encoding="ascii").strip(), _sign(src / "manifest.json", key)):
+                raise ConfidentialityError(f"{src}: the bundle's manifest is not signed by this "
+                                           "workspace (changed, or written elsewhere); refusing it")
+        listed = set(manifest["files"]) | {"manifest.json", SIGNATURE}
+        unknown = sorted(str(p.relative_to(src)) for p in src.rglob("*")
+                         if p.is_file() and str(p.relative_to(src)) not in listed)
+        if unknown:
+            raise ConfidentialityError(f"{src}: files the manifest does not list: "
+                                       f"{', '.join(unknown[:10])}; refusing the bundle")
         for rel, digest in manifest["files"].items():
             path = src / rel
             if not path.exists() or sha256_file(path) != digest:
@@ -112,3 +135,7 @@ def _safe_for_parquet(frame: pd.DataFrame) -> pd.DataFrame:
             if len(kinds) > 1:
                 out[col] = out[col].map(lambda v: None if pd.isna(v) else str(v))
     return out
+
+
+def _sign(manifest: Path, key: bytes) -> str:
+    return hmac.new(key, manifest.read_bytes(), hashlib.sha256).hexdigest()

@@ -12,7 +12,8 @@ a folder and reports:
 
 How counts are marked (the contract with :mod:`culture.release` and the
 reports): in prose and HTML a count is written ``n = 12``; in tables it is a
-column named ``n``; in JSON a key named ``n``. Any such count below k (0
+column named ``n`` (or another of :data:`culture.frames.RESPONDENT_COUNTS`, e.g.
+``n_before``, ``paired_n``); in JSON a key of those names. Any such count below k (0
 included: an empty group must look suppressed) is a finding.
 
 Findings name the file and the place (line, row/column, sheet cell, JSON path)
@@ -41,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from culture.errors import ConfidentialityError
+from culture.frames import RESPONDENT_COUNTS
 from culture.results import Result
 
 COUNT_RE = re.compile(r"(?<![\w])[nN]\s*=\s*(\d+)")
@@ -168,7 +170,7 @@ class _Scanner:
         for where, row in rows:
             for col, value in zip(names, row, strict=False):
                 place = f"{where}, column {col or '?'}"
-                if col == "n" and not _blank(value):
+                if col in RESPONDENT_COUNTS and not _blank(value):
                     self.count(file, place, value)
                 elif isinstance(value, str):
                     self.text(file, place, value)
@@ -177,7 +179,8 @@ class _Scanner:
         if isinstance(node, dict):
             for key, value in node.items():
                 self.text(file, f"{path} (key)", str(key))
-                if str(key).casefold() == "n" and isinstance(value, int | float) and not isinstance(value, bool):
+                if (str(key).casefold() in RESPONDENT_COUNTS and isinstance(value, int | float)
+                        and not isinstance(value, bool)):
                     self.count(file, f"{path}.{key}", value)
                 else:
                     self.json(file, value, f"{path}.{key}")

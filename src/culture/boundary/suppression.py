@@ -55,6 +55,8 @@ answers inside any cell cannot change the pattern.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -71,12 +73,16 @@ from culture.boundary.release import (
 from culture.errors import ConfigError
 from culture.frames import RESPONDENT, UNIT
 
+# Bump when the rules change: a stored release built by other rules is not reused.
+RULES_VERSION = 2
+
 # --------------------------------------------------------------------------- the engine
 
 
 def suppress(counts: np.ndarray, *, parent: np.ndarray, depth: np.ndarray, k_primary: np.ndarray,
              k_complement: np.ndarray, rank: np.ndarray | None = None, base: int | None = None,
-             shown: np.ndarray | None = None) -> np.ndarray:
+             shown: np.ndarray | None = None,
+             links: Sequence[tuple[int, int, bool]] = ()) -> np.ndarray:
     """Which cells may be shown: primary + complementary suppression to a fixpoint.
 
     Parameters
@@ -90,6 +96,12 @@ def suppress(counts: np.ndarray, *, parent: np.ndarray, depth: np.ndarray, k_pri
     rank : tie-break order of units (default: position, i.e. sorted unit id).
     base : index of the measure that counts every respondent (rule 1), if any.
     shown : start from this pattern (cells already withheld stay withheld).
+    links : ``(whole, part, always)`` measure positions: ``whole`` (a construct) is
+        withheld wherever ``part`` (one of its items) is (rule 6: a construct mean and its
+        shown items are a linear system; with all but one item shown, the last follows).
+        The equation is exact only where everyone in the cell answered every item, which
+        needs the item's count to reach the construct's, so the link holds in those cells;
+        ``always`` makes it hold everywhere (sensitive items).
 
     Returns
     -------
@@ -103,10 +115,14 @@ def suppress(counts: np.ndarray, *, parent: np.ndarray, depth: np.ndarray, k_pri
         ok &= shown
     kc = np.asarray(k_complement)[None, :, None]
     levels = [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
+    bound = [(whole, part, always | (counts[:, part, :] >= counts[:, whole, :]))
+             for whole, part, always in links]
     while True:
         before = ok.copy()
         if base is not None:
             ok &= ok[:, base:base + 1, :]  # rule 1
+        for whole, part, applies in bound:
+            ok[:, whole, :] &= ok[:, part, :] | ~applies  # rule 6
         if n_scopes > 1:
             ok[:, :, 1:] &= ok[:, :, :1]  # rule 2
             broken = ((counts[:, :, 1:] > 0) & ~ok[:, :, 1:]).any(axis=2)
@@ -250,8 +266,24 @@ def _cell_arrays(table: pd.DataFrame, idx: OrgIndex) -> tuple[np.ndarray, tuple[
     return counts, (u, m, s), measures, scopes
 
 
+def _pins(withhold: pd.DataFrame | None, idx: OrgIndex, measures: list, scopes: list,
+          shape: tuple[int, ...]) -> np.ndarray:
+    """Boolean array of the cells ``withhold`` names (those of this table only)."""
+    pinned = np.zeros(shape, dtype=bool)
+    if withhold is None or withhold.empty:
+        return pinned
+    u = idx.positions(withhold["unit_id"])
+    m = pd.Index(measures).get_indexer(withhold["measure"])
+    s = pd.MultiIndex.from_tuples(scopes).get_indexer(
+        pd.MultiIndex.from_arrays([withhold["demographic"].astype(str), withhold["band"].astype(str)]))
+    ok = (u >= 0) & (m >= 0) & (s >= 0)
+    pinned[u[ok], m[ok], s[ok]] = True
+    return pinned
+
+
 def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
-                  comments: pd.DataFrame | None = None) -> Release:
+                  comments: pd.DataFrame | None = None,
+                  withhold: pd.DataFrame | None = None) -> Release:
     """Suppress the aggregates of one wave and wrap what may be shown in a :class:`Release`.
 
     Parameters
@@ -259,9 +291,14 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
     aggregates : from :func:`culture.aggregate.aggregate_wave` (it carries the
         org tree and at most one demographic cut).
     thresholds : the wave's :class:`Thresholds` (frozen once a wave is released:
-        see :func:`check_rerelease`).
+        see :mod:`culture.boundary.ledger`).
     comments : long comments (``respondent``, ``unit_id``, ``question``, ``text``),
         e.g. from :func:`comments_long`; omitted = no comments released.
+    withhold : cells to withhold whatever their size (``measure``, ``unit_id``,
+        ``demographic``, ``band``; a comment question as measure), with ``spread_only``
+        True where only the SD and CI must go: what an earlier release of the wave makes
+        derivable (:mod:`culture.boundary.ledger`). Complementary suppression then runs
+        around them.
 
     Raises
     ------
@@ -277,16 +314,25 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
                           f"{', '.join(aggregates.demographics)} (aggregate again with by=(<one id>,))")
     idx = org_index(aggregates.org)
     table = aggregates.table
-    counts, (u, m, s), measures, _ = _cell_arrays(table, idx)
+    counts, (u, m, s), measures, scopes = _cell_arrays(table, idx)
     sensitive = (table.groupby("measure")["sensitive"].any().reindex(measures).fillna(False)
                  .to_numpy(dtype=bool))
     th = thresholds
     k_main = np.where(sensitive, th.sensitive, th.scores)
     k_comp = np.where(sensitive, np.maximum(th.sensitive, th.complements), th.complements)
-    common = {"parent": idx.parent, "depth": idx.depth, "base": 0}
-    main = suppress(counts, k_primary=k_main, k_complement=k_comp, **common)
+    position = {m: i for i, m in enumerate(measures)}
+    is_sensitive = dict(zip(measures, sensitive, strict=True))
+    links = [(position[whole], position[part], bool(is_sensitive[part]))
+             for whole, parts in aggregates.parts.items()
+             for part in parts if whole in position and part in position]
+    whole = withhold[~withhold["spread_only"].astype(bool)] if withhold is not None else None
+    sd_only = withhold[withhold["spread_only"].astype(bool)] if withhold is not None else None
+    pinned = _pins(whole, idx, measures, scopes, counts.shape)
+    common = {"parent": idx.parent, "depth": idx.depth, "base": 0, "links": links}
+    main = suppress(counts, k_primary=k_main, k_complement=k_comp, shown=~pinned, **common)
     k_dist = np.maximum(th.distributions, k_main)
-    spread = suppress(counts, k_primary=k_dist, k_complement=np.maximum(k_dist, k_comp), shown=main, **common)
+    spread = suppress(counts, k_primary=k_dist, k_complement=np.maximum(k_dist, k_comp),
+                      shown=main & ~_pins(sd_only, idx, measures, scopes, counts.shape), **common)
 
     shown, wide = main[u, m, s], spread[u, m, s]
     out = table.copy()
@@ -318,6 +364,7 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
         questions = sorted(pd.unique(comments["question"]).tolist())
         c_counts = _comment_counts(comments, idx, questions)
         seed = np.repeat(unit_shown[:, None, None], len(questions), axis=1)
+        seed &= ~_pins(whole, idx, questions, [(ALL, ALL)], seed.shape)
         k_c = np.full(len(questions), th.comments)
         c_shown = suppress(c_counts, k_primary=k_c, k_complement=np.maximum(k_c, th.complements),
                            parent=idx.parent, depth=idx.depth, shown=seed)[:, :, 0]

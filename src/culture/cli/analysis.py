@@ -18,10 +18,10 @@ def register(sub: Any, common: list) -> None:
         p.add_argument("-o", "--out", metavar="FILE", help="write to FILE instead of stdout")
 
     scores = sub.add_parser("scores", parents=common,
-                            help="the suppressed release table of a wave (recorded in the ledger)")
+                            help="the suppressed release table of a wave (released and recorded the first time; read back after)")
     scores.add_argument("--wave", type=wave_or_latest, required=True)
     scores.add_argument("--level", type=int, help="only units at this org level (0 = organisation)")
-    scores.add_argument("--by", metavar="DEMOGRAPHIC", help="show the cut by this demographic")
+    scores.add_argument("--by", metavar="DEMOGRAPHIC", help="publish the cut by this demographic (a wave is published with one cut, fixed at its first release)")
     output_options(scores)
     scores.set_defaults(func=_cmd_scores)
 
@@ -47,35 +47,44 @@ def register(sub: Any, common: list) -> None:
     link.set_defaults(func=_cmd_link)
 
 
-def _released(args: argparse.Namespace, *, every_wave: bool, record: bool = True,
-              demographic: str | None = None) -> tuple[Any, Any, str, Any]:
-    """Workspace, instrument, the wave (resolved once) and its release(s)."""
+def _released(args: argparse.Namespace, *, every_wave: bool) -> tuple[Any, Any, str, Any]:
+    """Workspace, instrument, the wave (resolved once) and its release(s); a refused
+    re-release is said on stderr (the published release stays in force)."""
     from culture import pipeline
 
     ws, instrument = open_workspace(args), instrument_of(args)
     wave = pipeline.resolve_wave(ws, args.wave)
-    thresholds = pipeline.wave_thresholds(ws, wave)
     if every_wave:
-        released = pipeline.release_waves(ws, instrument, wave, thresholds=thresholds)
+        released = pipeline.release_waves(ws, instrument, wave)
+        notes = [n for r in released.values() for n in r.notes]
     else:
+        policy = pipeline.wave_policy(ws, wave, instrument)
+        if getattr(args, "by", None):
+            policy = pipeline.WavePolicy(policy.thresholds, args.by)
         released = pipeline.release_wave(ws, pipeline.load_wave(ws, wave, instrument), instrument,
-                                          thresholds=thresholds, record=record,
-                                          demographic=demographic or pipeline.DEFAULT_CUT)
+                                         policy=policy)
+        notes = list(released.notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return ws, instrument, wave, released
 
 
 def _cmd_scores(args: argparse.Namespace) -> int:
     from culture.boundary.release import release_table
 
-    *_, released = _released(args, every_wave=False, demographic=args.by)
+    *_, released = _released(args, every_wave=False)
     emit(release_table(released.release, level=args.level, by=args.by), args)
     return errors.EXIT_OK
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    """A breach raises ConfidentialityError inside release_wave: exit code 5."""
-    *_, released = _released(args, every_wave=False, record=False)
-    print(released.audit.summary())
+    """Audit what readers hold for the wave; a breach is exit code 5."""
+    from culture import pipeline
+
+    ws, instrument = open_workspace(args), instrument_of(args)
+    result = pipeline.audit_wave(ws, pipeline.resolve_wave(ws, args.wave), instrument)
+    print(result.summary())
+    result.require_pass()
     return errors.EXIT_OK
 
 
@@ -98,9 +107,9 @@ def _cmd_trends(args: argparse.Namespace) -> int:
 def _cmd_link(args: argparse.Namespace) -> int:
     from culture.analysis.quality import analyse_outcome
 
-    ws, _, wave, released = _released(args, every_wave=True)
+    ws, instrument, wave, released = _released(args, every_wave=True)
     report = analyse_outcome({w: r.release for w, r in released.items()}, ws.quality_events(),
-                             ws.exposure(), outcome=args.outcome, lag=args.lag,
+                             ws.exposure(), instrument=instrument, outcome=args.outcome, lag=args.lag,
                              thresholds=released[wave].release.thresholds)
     emit(report.tables["models"].round(4), args)
     print(report.summary(), file=sys.stderr)

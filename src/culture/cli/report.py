@@ -52,6 +52,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     except errors.CultureError as exc:
         log.error("failed (exit %s): %s", exc.exit_code, str(exc).splitlines()[0])
         raise
+    for note in result.manifest.get("release_notes", []):  # a refused re-release: say which
+        log.warning(note)
+        print(f"note: {note}", file=sys.stderr)
     log.info("published %s in %.0f s", result.index, time.perf_counter() - started)
     print(result.index)
     return errors.EXIT_OK

@@ -1,4 +1,4 @@
-"""Setting up: ``culture demo``, ``culture init`` and ``culture status``."""
+"""Setting up and looking after a workspace: ``culture demo``, ``init``, ``status``, ``withdraw``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from culture import errors
-from culture.cli.common import open_workspace, table_text
+from culture.cli.common import open_workspace, table_text, wave_arg
 
 
 def register(sub: Any, common: list) -> None:
@@ -32,6 +32,20 @@ def register(sub: Any, common: list) -> None:
                             help="waves, responses, imports and rejected rows")
     status.add_argument("--format", dest="output", choices=("table", "json"), default="table")
     status.set_defaults(func=_cmd_status)
+
+    withdraw = sub.add_parser("withdraw", parents=common,
+                              help="retract a wave's responses (recorded) to import it afresh")
+    withdraw.add_argument("--wave", type=wave_arg, required=True)
+    withdraw.add_argument("--reason", required=True, help="why (kept in the workspace's ledger)")
+    withdraw.set_defaults(func=_cmd_withdraw)
+
+
+def _cmd_withdraw(args: argparse.Namespace) -> int:
+    count = open_workspace(args).withdraw(args.wave, reason=args.reason)
+    print(f"Withdrew {count} response(s) of {args.wave}; nothing was deleted (every version stays "
+          "in the workspace). Import the wave's right file and run culture report: the new "
+          "release is checked against every release of the wave already published.")
+    return errors.EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from culture.errors import InstrumentError, Problem
+from culture.frames import OUTCOME_LABELS
 
 # ISO 9001:2015 clauses a culture construct can give evidence for, with titles
 # used in the evidence table. 5.1.1 has lettered sub-requirements a-j.
@@ -56,7 +57,9 @@ _CLAUSE_RE = re.compile(r"^(?P<clause>\d+(?:\.\d+){1,2})(?: (?P<letter>[a-z]))?$
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _TOP_KEYS = {"id", "version", "title", "min_item_share", "scale", "constructs", "items",
-             "comments", "demographics", "description"}
+             "comments", "demographics", "description", "quality_links"}
+# Quality outcomes an instrument may link constructs to (the quality panel's outcomes).
+QUALITY_OUTCOMES = tuple(OUTCOME_LABELS)
 _SCALE_KEYS = {"min", "max", "labels", "favourable", "non_substantive"}
 _CONSTRUCT_KEYS = {"id", "name", "description", "clauses", "headline", "kind", "min_item_share"}
 _ITEM_KEYS = {"id", "construct", "text", "reverse", "sensitive"}
@@ -161,6 +164,9 @@ class Instrument:
     demographics: tuple[Demographic, ...] = ()
     min_item_share: float = 0.5
     source: str = ""
+    # outcome -> constructs with a specific, documented link to it (added to the headline
+    # constructs as predictors of that outcome)
+    quality_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -176,7 +182,25 @@ class Instrument:
 
     @property
     def headline_constructs(self) -> tuple[Construct, ...]:
-        return tuple(c for c in self.constructs if c.headline)
+        """Constructs flagged ``headline``; without any flag, every culture construct."""
+        flagged = tuple(c for c in self.constructs if c.headline)
+        return flagged or self.culture_constructs
+
+    @property
+    def outcome_index(self) -> Construct | None:
+        """The outcome index the key-driver analysis explains (a construct of kind
+        ``outcome``), or None: an instrument need not have one."""
+        return next((c for c in self.constructs if c.kind == "outcome"), None)
+
+    @property
+    def leader_demographic(self) -> Demographic | None:
+        """The demographic that tells leaders from staff (it declares ``leader_codes``):
+        leader-versus-staff gaps need it; an instrument need not have one."""
+        return next((d for d in self.demographics if d.leader_codes), None)
+
+    @property
+    def has_iso_mapping(self) -> bool:
+        return any(c.clauses for c in self.constructs)
 
     def construct(self, construct_id: str) -> Construct:
         for c in self.constructs:
@@ -318,6 +342,7 @@ def parse_instrument(doc: Any, *, source: str = "<instrument>") -> Instrument:
     for c in constructs:
         if not any(i.construct == c.id for i in items):
             chk.add(f"constructs[{c.id}]", "construct has no items")
+    links = _parse_links(chk, doc.get("quality_links", {}), construct_ids)
     all_ids = [i.id for i in items] + [c.id for c in comments] + [d.id for d in demographics]
     chk.unique("items/comments/demographics", all_ids, "column")
     overlap = construct_ids & set(all_ids)
@@ -328,7 +353,27 @@ def parse_instrument(doc: Any, *, source: str = "<instrument>") -> Instrument:
         raise InstrumentError(chk.problems, source=source)
     return Instrument(id=ident, version=str(version), title=str(doc["title"]), scale=scale,
                       constructs=tuple(constructs), items=tuple(items), comments=tuple(comments),
-                      demographics=tuple(demographics), min_item_share=share or 0.5, source=source)
+                      demographics=tuple(demographics), min_item_share=share or 0.5, source=source,
+                      quality_links=links)
+
+
+def _parse_links(chk: _Checker, raw: Any, construct_ids: set[str]) -> dict[str, tuple[str, ...]]:
+    """``quality_links``: outcome -> construct ids with a specific link to it."""
+    if not isinstance(raw, Mapping):
+        chk.add("quality_links", "expected a mapping outcome -> list of construct ids")
+        return {}
+    out = {}
+    for outcome, ids in raw.items():
+        where = f"quality_links[{outcome}]"
+        if outcome not in QUALITY_OUTCOMES:
+            chk.add(where, f"not a quality outcome; allowed: {', '.join(QUALITY_OUTCOMES)}")
+            continue
+        ids = _list(chk, where, ids)
+        for c in ids:
+            if c not in construct_ids:
+                chk.add(where, f"{c!r} is not a construct of this instrument")
+        out[str(outcome)] = tuple(str(c) for c in ids if c in construct_ids)
+    return out
 
 
 def _parse_scale(chk: _Checker, raw: Any) -> Scale:
@@ -389,11 +434,11 @@ def _parse_constructs(chk: _Checker, raw: Any) -> list[Construct]:
         chk.add("constructs", "at least one construct is required")
     for n, c in enumerate(entries):
         where = f"constructs[{n}]"
-        if not chk.keys(where, c, _CONSTRUCT_KEYS, {"id", "name", "clauses"}):
+        if not chk.keys(where, c, _CONSTRUCT_KEYS, {"id", "name"}):
             continue
         chk.ident(f"{where}.id", c.get("id"))
         where = f"constructs[{c.get('id', n)}]"
-        clauses = _list(chk, f"{where}.clauses", c.get("clauses"))
+        clauses = _list(chk, f"{where}.clauses", c.get("clauses", []))
         for ref in clauses:
             _check_clause(chk, f"{where}.clauses", ref)
         kind = c.get("kind", "culture")

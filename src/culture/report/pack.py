@@ -100,12 +100,13 @@ def index_page(bundle: Bundle, jobs: list[Job], exports: list[str]) -> str:
 def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | None = None,
                notebooks: Path | None = None, pseudonyms: Iterable[str] = (),
                unreleased_texts: Iterable[str] = (), pdf: bool = False, unit_level: int | None = None,
-               progress: Callable[[int, int, str], None] | None = None) -> PackResult:
+               progress: Callable[[int, int, str], None] | None = None,
+               key: bytes | None = None) -> PackResult:
     """Build the pack for the bundle's wave into ``out_root/<wave>`` (see module doc)."""
     bundle_path = Path(bundle_path).resolve()
     notebooks = notebooks or notebook_dir()
     out_root = Path(out_root)
-    bundle = Bundle.load(bundle_path)
+    bundle = Bundle.load(bundle_path, key=key)  # with the workspace's key: signature checked
     jobs = plan_jobs(bundle, bundle_path, unit_level=unit_level)
     for job in jobs:  # refuse bad parameters before any kernel starts
         validate_parameters(notebooks / f"{job.notebook}.ipynb", job.params)
@@ -173,6 +174,7 @@ def _manifest(bundle: Bundle, jobs: list[Job], timings: dict) -> dict:
         "inputs": meta.get("inputs"),
         "packages": meta.get("packages"),
         "audit": meta.get("audit"),
+        "release_notes": meta.get("release_notes", []),
         "analysis_timings_s": meta.get("timings_s"),
         "documents": [{"page": j.output, "notebook": j.notebook,
                        "parameters": {k: v for k, v in j.params.items() if k != "bundle"},

@@ -1,0 +1,141 @@
+"""The quarterly pack: every wave released, analysed, bundled, reported.
+
+``compute_bundle`` releases (or reuses) every wave up to the reported one, runs the
+analyses on released cells and writes the signed :class:`~culture.boundary.bundle.Bundle`
+the notebooks read; ``run_report`` then builds the pack behind the leak gate.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from culture import frames as F
+from culture.boundary.audit import audit_cross_wave
+from culture.boundary.bundle import Bundle
+from culture.boundary.comments import comments_long, unreleased_texts
+from culture.boundary.leakgate import fold_text, scan_outputs
+from culture.files import sha256_file
+from culture.measure.instrument import Instrument
+from culture.pipeline.waves import ReleasedWave, release_waves, resolve_wave
+from culture.store.workspace import Workspace
+
+PACKAGES = ("culture", "numpy", "pandas", "scipy", "statsmodels", "duckdb", "papermill", "matplotlib",
+            "seaborn")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def leak_inputs(released: dict[str, ReleasedWave], instrument: Instrument) -> tuple[list[str], list[str]]:
+    """What must never appear in a published file: pseudonyms and unreleased comment texts."""
+    pseudonyms: set[str] = set()
+    texts: set[str] = set()
+    shown: set[str] = set()
+    for rw in released.values():
+        r = rw.data.responses
+        pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | set(r[F.RESPONSE_ID].dropna().astype(str))
+        comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
+        texts |= set(unreleased_texts(comments, rw.release))
+        shown |= {fold_text(t) for t in rw.release.table("comments")["text"].astype(str)}
+    # The same words written in two units ("More training, please") may be released for one
+    # and withheld for the other; seeing the released copy reveals nothing about the other.
+    return sorted(pseudonyms), sorted(t for t in texts if fold_text(t) not in shown)
+
+
+def bundle_key(ws: Workspace) -> bytes:
+    """The key that signs a workspace's bundles (derived from its pseudonymisation key)."""
+    return ws.pseudonymizer.derive_key("bundle signature")
+
+
+def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,
+                   min_change: float = 0.2, seed: int = 0,
+                   progress: Callable[[str], None] = lambda _msg: None
+                   ) -> tuple[Bundle, dict[str, ReleasedWave]]:
+    """Release every wave up to ``wave``, analyse released cells, write the bundle to ``out_dir``.
+
+    Returns the bundle as read back from disk (what the notebooks will see) and the
+    released waves (respondent-level, for the leak gate; never handed to notebooks).
+    """
+    from culture.analysis.wave import analyse_wave
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    released = release_waves(ws, instrument, wave, progress=progress)
+    timings["release_and_audit"] = time.perf_counter() - t0
+    current = released[wave].release
+
+    t0 = time.perf_counter()
+    progress("analysing released cells")
+    tables, notes = analyse_wave(released, instrument, wave=wave, thresholds=current.thresholds,
+                                 events=ws.quality_events(), exposure=ws.exposure(),
+                                 min_change=min_change, seed=seed)
+    timings["analysis"] = time.perf_counter() - t0
+    # the bundle holds only released quantities: what combines two waves is audited too
+    audit_cross_wave(tables.get("changes", pd.DataFrame()), k=current.thresholds.complements
+                     ).require_pass()
+    release_notes = [n for rw in released.values() for n in rw.notes]
+    notes = release_notes + list(notes)
+
+    imports = ws.imports()
+    inputs = [{"file": Path(str(r["source"])).name, "kind": r["kind"], "sha256": r["sha256"],
+               "wave": r["wave"]} for _, r in imports.iterrows()]
+    meta = {
+        "instrument": {"id": instrument.id, "version": instrument.version,
+                       "sha256": sha256_file(instrument.source)
+                       if instrument.source and Path(instrument.source).exists() else None},
+        "thresholds": current.thresholds.as_dict(),
+        "min_change": min_change,
+        "demographic": current.demographic,
+        "audit": {w: {"passed": True, "release_id": r.release_id, "reused": r.reused,
+                      "cells_checked": r.audit.cells_checked if r.audit else None,
+                      "refused_rerelease": bool(r.notes)}
+                  for w, r in released.items()},
+        "inputs": inputs,
+        "packages": package_versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "notes": list(notes),
+        "release_notes": release_notes,
+    }
+    bundle = Bundle(wave=wave, releases={w: r.release for w, r in released.items()},
+                    tables=tables, meta=meta)
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a bundle is rewritten whole, never merged with an older one
+    key = bundle_key(ws)
+    bundle.save(out_dir, key=key)
+    return Bundle.load(out_dir, key=key), released
+
+
+def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir: str | Path = "reports",
+               workers: int | None = None, pdf: bool = False, unit_level: int | None = None,
+               progress: Callable[[str], None] = lambda _msg: None):
+    """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish.
+
+    ``wave`` may be ``latest``; it is resolved here, once.
+    """
+    from culture.report.pack import build_pack
+
+    wave = resolve_wave(ws, wave)
+    bundle_dir = ws.root / "bundles" / wave
+    bundle, released = compute_bundle(ws, instrument, wave, bundle_dir, progress=progress)
+    pseudonyms, texts = leak_inputs(released, instrument)
+    # the leak gate runs over the bundle too, not only over what is published from it
+    scan_outputs(bundle_dir, pseudonyms=pseudonyms, unreleased_texts=texts,
+                 k=bundle.release.thresholds.scores).require_clean()
+    progress("running the report notebooks")
+    return build_pack(bundle_dir, reports_dir, workers=workers, pseudonyms=pseudonyms,
+                      unreleased_texts=texts, pdf=pdf, unit_level=unit_level, key=bundle_key(ws))
