@@ -150,7 +150,7 @@ def test_a_refused_rerelease_keeps_the_published_one_and_says_how_to_proceed(tmp
     first = publish(ws, mini)
     import culture.pipeline.waves as waves
 
-    monkeypatch.setattr(waves, "risky_cells",  # a protection gap the audit must catch
+    monkeypatch.setattr(waves.Ledger, "risky",  # a protection gap the audit must catch
                         lambda *a, **k: pd.DataFrame(columns=["measure", "unit_id", "demographic",
                                                               "band", "people", "spread_only"]))
     ws.ingest_responses(export_csv(tmp_path / "late.csv", who + [("E99999", "T4")]), mini, wave=W1)

@@ -97,34 +97,29 @@ def withheld_cells(release: Release, questions: Sequence[str]) -> pd.DataFrame:
 
 
 def cell_members(state: Published, cells: pd.DataFrame) -> pd.DataFrame:
-    """One row per (cell, member): ``CELL`` columns, ``person`` and ``version``."""
+    """One row per (cell, member): ``CELL`` columns, ``person`` and ``version`` (one merge
+    for every measure and scope at once)."""
     idx = org_index(state.org)
     m = state.members.reset_index(drop=True)
     pos = idx.positions(m[UNIT])
     up = pd.DataFrame({"row": np.arange(len(m)), "descendant": np.where(pos < 0, idx.root, pos)})
     up = up.merge(idx.closure[["ancestor", "descendant"]], on="descendant")
     up["unit_id"] = idx.units[up["ancestor"].to_numpy()].astype(str)
+    measures = list(pd.unique(cells["measure"]))
+    has = pd.DataFrame({c: (m[c].fillna(False).astype(bool) if c in m.columns
+                            else pd.Series(True, index=m.index)) for c in measures})
+    rows, cols = np.nonzero(has.to_numpy())
+    answered = pd.DataFrame({"row": rows, "measure": np.asarray(measures, dtype=object)[cols]})
+    long = answered.merge(up[["row", "unit_id"]], on="row")
     dem = state.release.demographic
+    scopes = [long.assign(demographic=ALL, band=ALL)]
+    if dem and dem in m.columns:
+        scopes.append(long.assign(demographic=dem, band=m[dem].astype(str).to_numpy()[long["row"]]))
+    out = pd.concat(scopes, ignore_index=True).merge(cells[CELL].drop_duplicates(), on=CELL)
     person = m[RESPONDENT].astype(str).to_numpy()
-    version = (m[VERSION].astype(str).to_numpy() if VERSION in m.columns else person)
-    out = []
-    for measure, group in cells.groupby("measure", sort=False):
-        has = (m[measure].fillna(False).astype(bool).to_numpy() if measure in m.columns
-               else np.ones(len(m), dtype=bool))
-        rows = up[has[up["row"].to_numpy()]]
-        scopes = [(ALL, np.full(len(rows), ALL, dtype=object))]
-        if dem and dem in m.columns:
-            scopes.append((dem, m[dem].astype(str).to_numpy()[rows["row"].to_numpy()]))
-        for scope, band in scopes:
-            frame = pd.DataFrame({"measure": measure, "unit_id": rows["unit_id"].to_numpy(),
-                                  "demographic": scope, "band": band,
-                                  "person": person[rows["row"].to_numpy()],
-                                  "version": version[rows["row"].to_numpy()]})
-            wanted = group[group["demographic"] == scope]
-            out.append(frame.merge(wanted, on=CELL))
-    if not out:
-        return pd.DataFrame(columns=[*CELL, "person", "version"])
-    return pd.concat(out, ignore_index=True)
+    version = m[VERSION].astype(str).to_numpy() if VERSION in m.columns else person
+    rows = out["row"].to_numpy()
+    return out.drop(columns="row").assign(person=person[rows], version=version[rows])
 
 
 def derivable_groups(state: Published, cells: pd.DataFrame) -> pd.DataFrame:
@@ -144,97 +139,77 @@ def derivable_groups(state: Published, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _people(groups: pd.DataFrame, group: list[str]) -> pd.DataFrame:
-    """One row per group and person, with the signature of the person's answer versions."""
-    return (groups.groupby([*group, "person"], sort=False)["version"]
-            .agg(lambda v: ",".join(sorted(v))).rename("signature").reset_index())
+    """One row per group and person, with a signature of the person's answer versions (an
+    order-free sum of 64-bit hashes: equal version sets give equal signatures)."""
+    h = pd.util.hash_pandas_object(groups["version"], index=False).to_numpy().view(np.int64)
+    return (groups.assign(signature=h).groupby([*group, "person"], sort=False)["signature"]
+            .sum().reset_index())
 
 
-def risky_cells(previous: Sequence[Published], candidate: Published, *,
-                k_means: dict[str, int], k_spread: int,
-                questions: Sequence[str] = ()) -> pd.DataFrame:
-    """Shown cells of ``candidate`` that differ from a cell an earlier release showed by
-    1..k-1 people: ``CELL`` columns, ``people`` (the smallest such difference) and
-    ``spread_only`` (only the SD must go: the means differ by k or more)."""
-    cells = shown_cells(candidate.release)
-    new = derivable_groups(candidate, cells)
-    empty = pd.DataFrame(columns=[*CELL, "people", "spread_only"])
-    if new.empty or not previous:
-        return empty
-    spread_new = cells.set_index(CELL)["spread"]
-    group = [*CELL, "kind"]
-    new = _people(new, group)
-    new_n = new.groupby(group).size().rename("n_new")
-    found = []
-    for state in previous:
-        old_cells = shown_cells(state.release)
-        old = derivable_groups(state, old_cells)
-        if old.empty:
-            continue
-        old = _people(old, group)
-        spread_old = old_cells.set_index(CELL)["spread"].rename_axis(
-            ["measure", "unit_id_old", "demographic", "band_old"])
-        old_n = old.groupby(group).size().rename("n_old")
-        key = ["measure", "demographic"]
-        # pairs of an old and a new group of the same measure and scope that share people;
-        # d = people in one only + people in both whose answers changed
-        by_person = new.merge(old, on=[*key, "person"], suffixes=("", "_old"))
-        pair = [*group, "unit_id_old", "band_old", "kind_old"]
-        shared_people = by_person.groupby(pair).size()
-        same_version = by_person[by_person["signature"] == by_person["signature_old"]]
-        shared_versions = same_version.groupby(pair).size()
-        if shared_people.empty:
-            found.append(_near_withheld(new, new_n, spread_new, state, questions, k_means, k_spread))
-            continue
-        pairs = pd.DataFrame({"people": shared_people,
-                              "versions": shared_versions.reindex(shared_people.index, fill_value=0)})
-        pairs = pairs.reset_index()
-        pairs = pairs.join(new_n, on=group)
+class Ledger:
+    """What earlier releases of a wave published and withheld, ready to check a new release
+    against (built once, used for every round of withholding)."""
+
+    def __init__(self, previous: Sequence[Published], questions: Sequence[str] = ()) -> None:
+        parts = []
+        for state in previous:
+            shown = shown_cells(state.release)
+            groups = _people(derivable_groups(state, shown), [*CELL, "kind"])
+            spread = shown.set_index(CELL)["spread"]
+            groups["spread"] = groups.set_index(CELL).index.map(spread).to_numpy(dtype=bool)
+            hidden = withheld_cells(state.release, questions)
+            withheld = _people(cell_members(state, hidden), CELL).assign(kind="withheld")
+            only_sd = hidden.set_index(CELL)["spread"]
+            withheld["spread"] = withheld.set_index(CELL).index.map(only_sd).to_numpy(dtype=bool)
+            parts += [groups, withheld]
+        self.reference = (pd.concat(parts, ignore_index=True) if parts else
+                          pd.DataFrame(columns=[*CELL, "kind", "person", "signature", "spread"]))
+        keys = [*CELL, "kind"]
+        self.n_reference = self.reference.groupby(keys).size().rename("n_old")
+
+    def risky(self, candidate: Published, *, k_means: dict[str, int], k_spread: int) -> pd.DataFrame:
+        """Shown cells of ``candidate`` to withhold: ``CELL`` columns, ``people`` (the smallest
+        difference found) and ``spread_only`` (only its SD must go)."""
+        empty = pd.DataFrame(columns=[*CELL, "people", "spread_only"])
+        cells = shown_cells(candidate.release)
+        new = _people(derivable_groups(candidate, cells), [*CELL, "kind"])
+        if new.empty or self.reference.empty:
+            return empty
+        new["spread"] = new.set_index(CELL).index.map(cells.set_index(CELL)["spread"]).to_numpy(
+            dtype=bool)
+        new_n = new.groupby([*CELL, "kind"]).size().rename("n_new")
+        # pairs of a new group and an earlier one of the same measure and scope sharing people
+        both = new.merge(self.reference, on=["measure", "demographic", "person"],
+                         suffixes=("", "_old"))
+        if both.empty:
+            return empty
+        pair = [*CELL, "kind", "unit_id_old", "band_old", "kind_old"]
+        both["same"] = both["signature"] == both["signature_old"]
+        pairs = both.groupby(pair).agg(people=("person", "size"), versions=("same", "sum"),
+                                       spread=("spread", "first"),
+                                       spread_old=("spread_old", "first")).reset_index()
+        pairs = pairs.join(new_n, on=[*CELL, "kind"])
         old_key = ["measure", "unit_id_old", "demographic", "band_old", "kind_old"]
-        pairs = pairs.join(old_n.rename_axis(old_key), on=old_key)
-        pairs["d"] = pairs["n_new"] + pairs["n_old"] - pairs["people"] - pairs["versions"]
+        pairs = pairs.join(self.n_reference.rename_axis(old_key), on=old_key)
+        # people in one group only, plus people in both whose answers changed
+        d = pairs["n_new"] + pairs["n_old"] - pairs["people"] - pairs["versions"]
         k = pairs["measure"].map(k_means).fillna(max(k_means.values(), default=5))
-        both_spread = (pairs.set_index(CELL).index.map(spread_new).to_numpy(dtype=bool)
-                       & pairs.set_index(["measure", "unit_id_old", "demographic", "band_old"])
-                       .index.map(spread_old).to_numpy(dtype=bool))
-        small = (pairs["d"] > 0) & (pairs["d"] < k)
-        small_spread = (pairs["d"] > 0) & (pairs["d"] < k_spread) & both_spread & ~small
-        found.append(pairs.loc[small | small_spread, CELL].assign(
-            people=pairs.loc[small | small_spread, "d"], spread_only=small_spread[small | small_spread]))
-        found.append(_near_withheld(new, new_n, spread_new, state, questions, k_means, k_spread))
-    found = [f for f in found if not f.empty]
-    if not found:
-        return empty
-    out = pd.concat(found, ignore_index=True)
-    # a cell withheld whole for one pair needs no SD-only entry for another
-    return out.groupby(CELL, as_index=False).agg(people=("people", "min"),
-                                                 spread_only=("spread_only", "all"))
+        hidden = pairs["kind_old"] == "withheld"
+        sd_only_old = hidden & pairs["spread_old"]
+        whole = (~hidden & (d > 0) & (d < k)) | (hidden & ~sd_only_old & (d < k))
+        spread = ~whole & pairs["spread"] & (d < k_spread) & (
+            (~hidden & (d > 0) & pairs["spread_old"]) | sd_only_old)
+        bad = whole | spread
+        if not bad.any():
+            return empty
+        out = pairs.loc[bad, CELL].assign(people=d[bad], spread_only=spread[bad])
+        # a cell withheld whole for one pair needs no SD-only entry for another
+        return out.groupby(CELL, as_index=False).agg(people=("people", "min"),
+                                                     spread_only=("spread_only", "all"))
 
 
-def _near_withheld(new: pd.DataFrame, new_n: pd.Series, spread_new: pd.Series, state: Published,
-                   questions: Sequence[str], k_means: dict[str, int], k_spread: int) -> pd.DataFrame:
-    """New groups within k people (0 included) of a cell the earlier release withheld."""
-    hidden = withheld_cells(state.release, questions)
-    old = cell_members(state, hidden)
-    if old.empty:
-        return pd.DataFrame(columns=[*CELL, "people", "spread_only"])
-    old = _people(old, CELL)
-    old_n = old.groupby(CELL).size().rename("n_old")
-    by_person = new.merge(old, on=["measure", "demographic", "person"], suffixes=("", "_old"))
-    pair = [*CELL, "kind", "unit_id_old", "band_old"]
-    shared = by_person.groupby(pair).size()
-    same = by_person[by_person["signature"] == by_person["signature_old"]].groupby(pair).size()
-    if shared.empty:
-        return pd.DataFrame(columns=[*CELL, "people", "spread_only"])
-    pairs = pd.DataFrame({"people": shared, "versions": same.reindex(shared.index, fill_value=0)})
-    pairs = pairs.reset_index().join(new_n, on=[*CELL, "kind"])
-    old_key = ["measure", "unit_id_old", "demographic", "band_old"]
-    pairs = pairs.join(old_n.rename_axis(old_key), on=old_key)
-    pairs["d"] = pairs["n_new"] + pairs["n_old"] - pairs["people"] - pairs["versions"]
-    sd_only_old = hidden.set_index(CELL)["spread"].rename_axis(old_key)
-    only_sd = pairs.set_index(old_key).index.map(sd_only_old).to_numpy(dtype=bool)
-    sd_new = pairs.set_index(CELL).index.map(spread_new).fillna(False).to_numpy(dtype=bool)
-    k = pairs["measure"].map(k_means).fillna(max(k_means.values(), default=5))
-    whole = ~only_sd & (pairs["d"] < k)
-    spread = only_sd & sd_new & (pairs["d"] < k_spread)
-    bad = whole | spread
-    return pairs.loc[bad, CELL].assign(people=pairs.loc[bad, "d"], spread_only=spread[bad])
+def risky_cells(previous: Sequence[Published], candidate: Published, *, k_means: dict[str, int],
+                k_spread: int, questions: Sequence[str] = ()) -> pd.DataFrame:
+    """:meth:`Ledger.risky` for one candidate (builds the ledger; reuse a :class:`Ledger`
+    across rounds instead)."""
+    return Ledger(previous, questions).risky(candidate, k_means=k_means, k_spread=k_spread)

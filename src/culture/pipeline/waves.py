@@ -22,7 +22,7 @@ from culture import frames as F
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.audit import AuditResult, audit_union
 from culture.boundary.comments import comments_long
-from culture.boundary.ledger import MAX_ROUNDS, Published, risky_cells
+from culture.boundary.ledger import MAX_ROUNDS, Ledger, Published
 from culture.boundary.release import Release, Thresholds
 from culture.boundary.suppression import RULES_VERSION, build_release
 from culture.errors import ConfidentialityError, ConfigError, ReleaseBlocked
@@ -305,13 +305,14 @@ def _protected_release(data: WaveData, instrument: Instrument, policy: WavePolic
                                                       *k, "respondents"]}
     k_spread = max(th.distributions, th.complements)
     withhold = pd.DataFrame(columns=["measure", "unit_id", "demographic", "band", "spread_only"])
+    ledger = Ledger(previous, [q.id for q in instrument.comments]) if previous else None
     for _ in range(MAX_ROUNDS):
         release = build_wave_release(data, instrument, thresholds=th,
                                      demographic=policy.demographic, withhold=withhold)
-        if not previous:
+        if ledger is None:
             return release
-        risky = risky_cells(previous, Published(release, data.org, members), k_means=k_means,
-                            k_spread=k_spread, questions=[q.id for q in instrument.comments])
+        risky = ledger.risky(Published(release, data.org, members), k_means=k_means,
+                             k_spread=k_spread)
         if risky.empty:
             return release
         withhold = pd.concat([withhold, risky.drop(columns="people")], ignore_index=True)
