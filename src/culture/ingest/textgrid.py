@@ -19,6 +19,8 @@ import io as _io
 import itertools
 import re
 import sys
+import zipfile
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -412,14 +414,38 @@ def cell_text(value: Any) -> str:
 def read_xlsx_grid(path: str | Path, *, max_rows: int | None = None) -> pd.DataFrame:
     """Read the first worksheet as a DataFrame of ``str`` cells (formulas kept as ``=...`` text).
 
-    The workbook is opened with ``data_only=False`` so a formula cell shows its
-    formula, which :mod:`culture.validate` rejects, rather than a cached value.
-    """
-    import openpyxl
+    Cells read as :func:`cell_text` shows them: text as typed, integral numbers
+    without ``.0``, date-times in ISO form, a formula as its ``=...`` text (which
+    :mod:`culture.validate` rejects) rather than its cached value. Row ``i`` is
+    spreadsheet row ``i + 1``; blank rows and columns after the last value are cut;
+    ``max_rows`` reads only the first rows.
 
+    The values come from calamine (a Rust reader, :func:`_calamine_grid`), which is
+    fast but sees cached values, not formulas. A streaming look at the sheet's XML
+    first (:func:`_inspect_xlsx`) sends every workbook that calamine would read
+    differently from openpyxl (formulas, error cells, ISO date cells, text whose
+    edge spaces calamine would drop) to openpyxl, the reference reader.
+    """
     path = Path(path)
     if not path.exists():
         raise fail(path, "", "file not found")
+    grid = _calamine_grid(path, max_rows)
+    if grid is None:
+        grid = _openpyxl_grid(path, max_rows)
+    # read-only mode reports the sheet's used range, which often has blank tails.
+    nonblank = grid.ne("").any(axis=0)
+    keep = nonblank[::-1].cummax()[::-1]
+    grid = grid.loc[:, keep.to_numpy()]
+    filled = grid.ne("").any(axis=1).to_numpy()
+    if filled.any():
+        grid = grid.iloc[:int(np.flatnonzero(filled)[-1]) + 1]
+    return grid.reset_index(drop=True)
+
+
+def _openpyxl_grid(path: Path, max_rows: int | None) -> pd.DataFrame:
+    """The reference reader: openpyxl with ``data_only=False`` (formulas as ``=...``)."""
+    import openpyxl
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a damaged zip / not xlsx
@@ -433,15 +459,252 @@ def read_xlsx_grid(path: str | Path, *, max_rows: int | None = None) -> pd.DataF
     if width == 0:
         raise fail(path, "", "the workbook's first sheet is empty")
     raw = pd.DataFrame([r + [None] * (width - len(r)) for r in rows], dtype=object)
-    grid = pd.DataFrame({c: raw[c].map(cell_text).astype(str) for c in raw.columns})
-    # read-only mode reports the sheet's used range, which often has blank tails.
-    nonblank = grid.ne("").any(axis=0)
-    keep = nonblank[::-1].cummax()[::-1]
-    grid = grid.loc[:, keep.to_numpy()]
-    filled = grid.ne("").any(axis=1).to_numpy()
-    if filled.any():
-        grid = grid.iloc[:int(np.flatnonzero(filled)[-1]) + 1]
-    return grid.reset_index(drop=True)
+    return pd.DataFrame({c: raw[c].map(cell_text).astype(str) for c in raw.columns})
+
+
+# Relationship types (the end of the URI is the same in transitional and strict OOXML).
+_REL_DOCUMENT = "/officeDocument"
+_REL_WORKSHEET = "/worksheet"
+_REL_STRINGS = "/sharedStrings"
+_REL_STYLES = "/styles"
+_XML_CHUNK = 1 << 22
+# calamine reads integral numbers as float64: exact only up to 2**53 (openpyxl keeps ints).
+
+
+@dataclass(frozen=True)
+class _XlsxPlan:
+    """What calamine reads: the first worksheet's name and, for ``max_rows``, a cut copy."""
+
+    sheet: str
+    source: bytes | None  # a workbook holding only the first rows, or None: the file itself
+    booleans: bool  # TRUE/FALSE cells (equal to 1/0 as Python values: not factorised)
+
+
+def _calamine_grid(path: Path, max_rows: int | None) -> pd.DataFrame | None:
+    """The grid as calamine reads it, or None when openpyxl must read the file.
+
+    None for every workbook where the two could differ (see :func:`_inspect_xlsx`),
+    calamine fails, or the sheet holds no value (openpyxl then reports the used range
+    or the error). Rows and columns before the first value are kept, so row ``i`` is
+    spreadsheet row ``i + 1``.
+    """
+    from python_calamine import CalamineWorkbook
+
+    try:
+        plan = _inspect_xlsx(path, max_rows)
+    except Exception:  # not a workbook we understand: the reference reader decides
+        return None
+    if plan is None:
+        return None
+    try:
+        book = (CalamineWorkbook.from_filelike(_io.BytesIO(plan.source)) if plan.source is not None
+                else CalamineWorkbook.from_path(str(path)))
+        with book:
+            sheet = book.get_sheet_by_name(plan.sheet)
+            rows = sheet.to_python(skip_empty_area=False, nrows=max_rows)
+    except Exception:  # python-calamine's errors, or a panic surfaced as another type
+        return None
+    if not rows:
+        return None
+    return _texts_of(rows, booleans=plan.booleans)
+
+
+def _texts_of(rows: list[list[Any]], *, booleans: bool) -> pd.DataFrame | None:
+    """calamine values as the text cells :func:`cell_text` gives openpyxl's values.
+
+    Each distinct value is converted once (a survey's cells repeat a few answer
+    codes): values are factorised, converted, and gathered back. Booleans compare
+    equal to 1 and 0, so a sheet holding any is converted cell by cell.
+    """
+    width = max(len(r) for r in rows)
+    if any(len(r) != width for r in rows):
+        rows = [r + [""] * (width - len(r)) for r in rows]
+    cells = np.empty((len(rows), width), dtype=object)
+    cells[:] = rows
+    flat = cells.ravel()
+    if booleans:
+        texts = np.array([_calamine_text(v) for v in flat], dtype=object)
+    else:
+        codes, uniques = pd.factorize(flat)
+        table = np.array([_calamine_text(v) for v in uniques] + [""], dtype=object)
+        texts = table[codes]  # code -1 (a missing value) takes the trailing ""
+    texts = texts.reshape(cells.shape)
+    del cells, flat
+    return pd.DataFrame({c: pd.Series(texts[:, c], dtype=object).astype(str)
+                         for c in range(width)})
+
+
+def _calamine_text(value: Any) -> str:
+    """:func:`cell_text` of the value openpyxl reads for the cell calamine read as ``value``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        # long integer literals sent the sheet to openpyxl (_scan_sheet): a large whole
+        # float here was written with an exponent or a point, a float for openpyxl too
+        return cell_text(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        # A date-formatted number at midnight: openpyxl gives a datetime, calamine a date.
+        value = datetime.combine(value, time())
+    return cell_text(value)
+
+
+def _inspect_xlsx(path: Path, max_rows: int | None) -> _XlsxPlan | None:
+    """Plan the calamine read of ``path``'s first worksheet, or None to use openpyxl.
+
+    One streaming pass over the sheet's XML (and the shared strings) looks for what
+    calamine reads differently from openpyxl: formula elements ``<f>`` (calamine
+    gives the cached value), error cells ``t="e"`` (calamine gives ""), ISO date
+    cells ``t="d"`` (openpyxl gives a date, not a date-time), and text elements
+    without ``xml:space="preserve"`` whose text starts or ends with white space
+    (calamine trims it). With ``max_rows`` the XML is read only up to that row and
+    the plan carries a copy of the workbook cut there, so detecting a format in a
+    200,000-row export reads a few rows, not the whole sheet.
+    """
+    with zipfile.ZipFile(path) as z:
+        book = _office_document(z)
+        rels = _relationships(z, book)
+        sheet_name, sheet_part = _first_worksheet(z, book, rels)
+        strings = next((t for kind, t in rels.values() if kind.endswith(_REL_STRINGS)), None)
+        with z.open(sheet_part) as fh:
+            scan = _scan_sheet(fh, max_rows)
+        if scan is None:
+            return None
+        head, booleans = scan
+        string_bytes = z.read(strings) if strings in z.namelist() else None
+        if string_bytes is not None and _untrimmed_text(string_bytes, root=b"sst"):
+            return None
+        source = None
+        if head is not None:
+            keep = {"[Content_Types].xml", "_rels/.rels", book, _rels_name(book)}
+            keep |= {t for kind, t in rels.values()
+                     if kind.endswith((_REL_STRINGS, _REL_STYLES))}
+            buf = _io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+                for name in z.namelist():
+                    if name == sheet_part:
+                        out.writestr(name, head)
+                    elif name == strings and string_bytes is not None:
+                        out.writestr(name, string_bytes)
+                    elif name in keep:
+                        out.writestr(name, z.read(name))
+            source = buf.getvalue()
+    return _XlsxPlan(sheet=sheet_name, source=source, booleans=booleans)
+
+
+def _rels_name(part: str) -> str:
+    folder, _, name = part.rpartition("/")
+    return f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels"
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _relationships(z: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """Relationship id -> (type, target part) of ``part`` (targets resolved to zip names)."""
+    import posixpath
+    from xml.etree import ElementTree
+
+    folder = part.rpartition("/")[0]
+    out = {}
+    for rel in ElementTree.fromstring(z.read(_rels_name(part))):
+        if _local(rel.tag) != "Relationship" or rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "")
+        name = target.lstrip("/") if target.startswith("/") else \
+            posixpath.normpath(posixpath.join(folder, target))
+        out[rel.get("Id", "")] = (rel.get("Type", ""), name)
+    return out
+
+
+def _office_document(z: zipfile.ZipFile) -> str:
+    for kind, target in _relationships(z, "").values():
+        if kind.endswith(_REL_DOCUMENT):
+            return target
+    raise KeyError("no officeDocument relationship")
+
+
+def _first_worksheet(z: zipfile.ZipFile, book: str,
+                     rels: dict[str, tuple[str, str]]) -> tuple[str, str]:
+    """(name, part) of the first worksheet in workbook order (chart sheets skipped), as openpyxl."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(z.read(book))
+    for el in root.iter():
+        if _local(el.tag) != "sheet":
+            continue
+        rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
+        kind, target = rels.get(rid or "", ("", ""))
+        if kind.endswith(_REL_WORKSHEET):
+            return el.get("name", ""), target
+    raise KeyError("no worksheet")
+
+
+def _scan_sheet(fh: Any, max_rows: int | None) -> tuple[bytes | None, bool] | None:
+    """Stream a worksheet's XML: None when openpyxl must read it, else (head, booleans).
+
+    ``head`` is the sheet cut after row element ``max_rows`` and closed again (None
+    without ``max_rows`` or when the sheet is no longer); ``booleans`` says whether
+    any ``t="b"`` cell was seen. Only ``<sheetData>`` is looked at: ``<f>`` elsewhere
+    (data validations, conditional formats) is no cell formula.
+    """
+    data = fh.read(_XML_CHUNK)
+    root = re.search(rb"<([A-Za-z_][\w.-]*:)?worksheet[\s>]", data[:4096])
+    if root is None:
+        return None
+    p = re.escape(root.group(1) or b"")
+    formula = re.compile(rb"<" + p + rb"f[\s>/]")
+    typed = re.compile(rb"""t=["']([bde])["']""")
+    untrimmed = re.compile(rb"<" + p + rb"t>(?:\s|[^<]*\s</" + p + rb"t>)")
+    # an integer literal of 16+ digits: openpyxl reads an exact int, calamine a rounded float
+    long_int = re.compile(rb"<" + p + rb"v>\s*-?\d{16,}\s*</" + p + rb"v>")
+    name = root.group(1) or b""
+    close, empty = b"</" + name + b"sheetData>", re.compile(rb"<" + p + rb"sheetData\s*/>")
+    rows = re.compile(rb"<" + p + rb"row[\s>/]")
+    head = bytearray() if max_rows is not None else None
+    booleans, seen_rows, pending = False, 0, b""
+    while True:
+        chunk = pending + data
+        stop = chunk.find(close)
+        if stop < 0 and (m := empty.search(chunk)) is not None:
+            stop = m.start()
+        done = stop >= 0 or not data
+        # Patterns start at "<" or inside a tag: carry from the last "<" to the next read.
+        cut = stop if stop >= 0 else len(chunk) if done else max(chunk.rfind(b"<"), 0)
+        if head is not None:
+            for m in rows.finditer(chunk, 0, cut):
+                seen_rows += 1
+                if seen_rows > max_rows:  # the row after the last one wanted: cut here
+                    cut, done, stop = m.start(), True, -1
+                    break
+        if formula.search(chunk, 0, cut) or untrimmed.search(chunk, 0, cut) \
+                or long_int.search(chunk, 0, cut):
+            return None
+        for m in typed.finditer(chunk, 0, cut):
+            if chunk[m.start() - 1:m.start()].isspace():  # the attribute t, not e.g. fmt
+                if m.group(1) != b"b":
+                    return None
+                booleans = True
+        if head is not None:
+            head += chunk[:cut]
+        if done:
+            break
+        pending = chunk[cut:]
+        data = fh.read(_XML_CHUNK)
+    if head is None:
+        return None, booleans
+    if stop < 0:  # cut after row max_rows: close the elements left open
+        head += close + b"</" + name + b"worksheet>"
+    else:  # the whole sheet was read: keep what follows sheetData too
+        head += chunk[stop:] + fh.read()
+    return bytes(head), booleans
+
+
+def _untrimmed_text(xml: bytes, *, root: bytes) -> bool:
+    """Whether a text element without ``xml:space`` starts or ends with white space."""
+    m = re.search(rb"<([A-Za-z_][\w.-]*:)?" + root + rb"[\s>]", xml[:4096])
+    p = re.escape(m.group(1) or b"") if m else b""
+    return re.search(rb"<" + p + rb"t>(?:\s|[^<]*\s</" + p + rb"t>)", xml) is not None
 
 
 def read_grid(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
