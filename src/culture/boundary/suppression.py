@@ -30,10 +30,16 @@ whole wave, because leaders can pool their reports):
    cells of the same scope nearest below P (its "top shown descendants"): the
    people of P not covered by them (suppressed children, people attached to P
    directly, unmapped people) must number 0 or at least ``complements``. If
-   not, the smallest top shown descendant that still has people of its own is
-   withheld (ties by unit id), else P itself. Nested pairs and sums of disjoint
-   shown cells subtracted from a shown parent then always differ by 0 or >= k,
-   because every such difference is a sum of remainders.
+   not, a top shown descendant that still has people of its own is withheld,
+   chosen by cost: the people its cell hides (its count), cheapest first, ties by
+   unit id. A candidate that is itself short of people is settled first (P waits
+   a round); a settled candidate's own remainder is 0 or >= k, so withholding
+   one always lifts P's remainder to k in one step (preferring a candidate whose
+   remainder is still growing withholds more; withholding one whose remainder is
+   too small needs a second). With no candidate, P itself is withheld. Nested
+   pairs and sums of disjoint shown cells subtracted from a shown parent then
+   always differ by 0 or >= k, because every such difference is a sum of
+   remainders.
 5. *Unit x band tables.* Under a unit that shows its cut, the remainder groups
    of the shown units without a cut form a table whose row and band totals are
    derivable; empty cells (a team without managers) let "rows touching bands Y
@@ -51,11 +57,16 @@ comment threshold, starting from the units that are shown.
 
 Only counts and the tree enter :func:`suppress`; answers never do, so permuting
 answers inside any cell cannot change the pattern.
+
+Groups too small to report (people attached directly to a unit with children, 1..k-1
+of them) may be lifted to the parent before aggregation, when that hides fewer people
+than the withholding it avoids: :mod:`culture.boundary.exclusion` decides, and
+:func:`build_release` marks those units in the ``units`` table (``excluding``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,7 +85,7 @@ from culture.errors import ConfigError
 from culture.frames import RESPONDENT, UNIT
 
 # Bump when the rules change: a stored release built by other rules is not reused.
-RULES_VERSION = 2
+RULES_VERSION = 3  # 3: cost-based rule 4; units excluding groups too small to report
 
 # --------------------------------------------------------------------------- the engine
 
@@ -164,13 +175,23 @@ def _hierarchy_step(ok: np.ndarray, counts: np.ndarray, parent: np.ndarray, leve
     # candidates: top shown descendants of a bad cell that have people of their own
     c = bad[p, m, s] & (residual[t, m, s] > 0)
     ct, cm, cs, cp = t[c], m[c], s[c], p[c]
+    # A candidate that is short of people itself is settled first (this round), and its
+    # parent waits. A settled candidate's own remainder is >= k, so withholding any one of
+    # them lifts the parent's remainder to k in one step: the cheapest is chosen (cost =
+    # the people its cell hides). The deepest bad cell never waits, so every round
+    # withholds something until none is bad.
+    unsettled = bad[ct, cm, cs]
+    waiting = np.zeros(ok.shape, dtype=bool)
+    waiting[cp[unsettled], cm[unsettled], cs[unsettled]] = True
+    c = ~waiting[cp, cm, cs]
+    ct, cm, cs, cp = ct[c], cm[c], cs[c], cp[c]
     order = np.lexsort((rank[ct], counts[ct, cm, cs], cs, cm, cp))
     ct, cm, cs, cp = ct[order], cm[order], cs[order], cp[order]
     first = np.ones(len(ct), dtype=bool)
     first[1:] = (cp[1:] != cp[:-1]) | (cm[1:] != cm[:-1]) | (cs[1:] != cs[:-1])
-    handled = np.zeros(ok.shape, dtype=bool)
+    handled = waiting
     handled[cp[first], cm[first], cs[first]] = True
-    ok[ct[first], cm[first], cs[first]] = False  # withhold the smallest such descendant
+    ok[ct[first], cm[first], cs[first]] = False  # withhold the cheapest settled descendant
     ok[bad & ~handled] = False  # nothing below can help: withhold the cell itself
 
 
@@ -283,7 +304,8 @@ def _pins(withhold: pd.DataFrame | None, idx: OrgIndex, measures: list, scopes: 
 
 def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
                   comments: pd.DataFrame | None = None,
-                  withhold: pd.DataFrame | None = None) -> Release:
+                  withhold: pd.DataFrame | None = None,
+                  excluding: Collection[str] = ()) -> Release:
     """Suppress the aggregates of one wave and wrap what may be shown in a :class:`Release`.
 
     Parameters
@@ -299,6 +321,9 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
         True where only the SD and CI must go: what an earlier release of the wave makes
         derivable (:mod:`culture.boundary.ledger`). Complementary suppression then runs
         around them.
+    excluding : units whose groups too small to report were lifted out of them before
+        aggregation (:mod:`culture.boundary.exclusion`); marked ``excluding`` in the
+        ``units`` table (how many people were lifted is never published).
 
     Raises
     ------
@@ -356,6 +381,7 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
         rates[col] = rates[col].astype(np.float64).where(unit_shown)
     units = aggregates.org.set_index(UNIT).reindex(idx.units).reset_index().rename(columns={"index": UNIT})
     units = units[[UNIT, "name", "parent_id", "level"]].assign(status=np.where(unit_shown, RELEASED, SUPPRESSED))
+    units["excluding"] = units[UNIT].astype(str).isin({str(u) for u in excluding}).to_numpy(dtype=bool)
 
     comment_table = pd.DataFrame({"unit_id": pd.Series(dtype=str), "question": pd.Series(dtype=str),
                                   "position": pd.Series(dtype=np.int64), "text": pd.Series(dtype=str)})
@@ -370,6 +396,9 @@ def build_release(aggregates: WaveAggregates, *, thresholds: Thresholds,
                            parent=idx.parent, depth=idx.depth, shown=seed)[:, :, 0]
         comment_table = _comment_table(aggregates.wave, comments, idx, c_shown, questions)
     notes.append(f"{int((~unit_shown).sum())} of {idx.size} units are not reported")
+    if units["excluding"].any():
+        notes.append(f"{int(units['excluding'].sum())} unit(s) are reported excluding groups too "
+                     "small to report")
     return Release(wave=aggregates.wave, instrument_id=aggregates.instrument_id,
                    instrument_version=aggregates.instrument_version, thresholds=thresholds,
                    demographic=aggregates.demographics[0] if aggregates.demographics else None,
