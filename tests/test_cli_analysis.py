@@ -72,16 +72,6 @@ def test_trends_lists_real_changes(ws_args, small_workspace, capsys):
     assert len(hit) == 1 and np.sign(hit["diff"].iloc[0]) == np.sign(event.expected_score_shift)
 
 
-def test_link_refuses_models_below_the_model_threshold(ws_args, small_workspace, capsys):
-    """The small organisation has fewer released teams than thresholds.models (30): the model is
-    refused and says why, instead of printing an estimate from too few units."""
-    ws, _ = small_workspace
-    assert main([*ws_args, "link", "--wave", "latest", "--outcome", "nc_customer"]) == EXIT_OK
-    captured = capsys.readouterr()
-    assert "(none)" in captured.out
-    assert "0 of" in captured.err and "fewer than 30 units" in captured.err
-
-
 def test_wave_must_look_like_a_quarter(ws_args, capsys):
     assert main([*ws_args, "trends", "--wave", "2026-3"]) == EXIT_USAGE
     assert "YYYYQn" in capsys.readouterr().err

@@ -20,6 +20,7 @@ EXIT_LOCKED = 4
 EXIT_CONFIDENTIALITY = 5
 EXIT_NOTEBOOK = 6
 EXIT_CONFLICT = 7
+EXIT_STALE_WAVE = 8  # --wave latest: a newer org chart or headcount has no responses yet
 
 
 class CultureError(Exception):
@@ -111,6 +112,13 @@ class ConfidentialityError(CultureError):
     """A release would breach (or did breach) the confidentiality rules."""
 
     exit_code = EXIT_CONFIDENTIALITY
+
+
+class StaleWaveError(CultureError):
+    """``--wave latest`` would report an older wave than the newest org chart or headcount:
+    the new wave's survey export has not been ingested yet (worth a retry later)."""
+
+    exit_code = EXIT_STALE_WAVE
 
 
 class NotebookError(CultureError):

@@ -276,36 +276,109 @@ def unit_paths(release: Release) -> dict[str, str]:
     return out
 
 
-def release_table(release: Release, *, level: int | None = None, by: str | None = None) -> pd.DataFrame:
-    """Construct scores ready to print or write (what ``culture release show`` prints).
+# ---------------------------------------------------------------------- tables for analysts
+WITHHELD = "withheld"  # how an export names a suppressed cell (the status column, never a number)
+EXPORT_DECIMALS = 4    # statistics in exports: numbers rounded to 4 decimals (reproducible files)
+EXPORT_TABLES = ("scores", "items", "response_rates", "cuts")
+UNIT_COLUMNS = ("unit_id", "unit_path", "unit", "level")
+_VALUE_COLUMNS = ("n", *STATS, "invited", "response_rate")
+
+
+def _whole_numbers(values: pd.Series) -> pd.Series:
+    """A column as nullable integers when every present value is whole, else unchanged."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    present = numbers.dropna()
+    if numbers.notna().sum() == values.notna().sum() and (present == present.round()).all():
+        return numbers.round().astype("Int64")
+    return values
+
+
+def export_table(release: Release, name: str, *, decimals: int | None = EXPORT_DECIMALS) -> pd.DataFrame:
+    """A release table for analysts: numbers as numbers, the withheld state in its own column.
+
+    Columns: ``unit_id``, ``unit_path`` (the unit's path below the organisation, see
+    :func:`unit_paths`), ``unit`` (its own name), ``level``, the table's describing
+    columns (``kind``, ``measure``, ``demographic``, ``band``, ``sensitive`` where it has
+    them), ``status`` (``released`` or ``withheld``), then ``n`` (nullable integer) and the
+    statistics (floats, rounded to ``decimals``; ``None`` keeps full precision). A withheld
+    row has an empty ``n`` and empty statistics (never 0: an empty group must look like a
+    withheld one), so the leak gate's count check and any numeric reader agree. A
+    release does not record why a cell was withheld (the reason could tell which cells are
+    large), so there is no ``withheld_reason``. Text cells are not neutralised here: the
+    writers do that (:func:`culture.boundary.leakgate.neutralise_frame`).
+    """
+    if name not in EXPORT_TABLES:
+        raise ConfigError(f"unknown export table {name!r}; tables: {', '.join(EXPORT_TABLES)}")
+    df = release.table(name)
+    units = release.table("units")
+    paths = unit_paths(release)
+    label = units.set_index("unit_id")
+    ids = df["unit_id"]
+    out = pd.DataFrame({"unit_id": ids.astype(object),
+                        "unit_path": ids.map(paths).astype(object),
+                        "unit": ids.map(label["name"]).astype(object),
+                        "level": _whole_numbers(ids.map(label["level"]))}, index=df.index)
+    for col in df.columns:
+        if col not in ("unit_id", "status", *_VALUE_COLUMNS):
+            out[col] = df[col].astype(object) if pd.api.types.is_string_dtype(df[col]) else df[col]
+    out["status"] = df["status"].map({RELEASED: RELEASED, SUPPRESSED: WITHHELD}).astype(object)
+    hidden = df["status"] != RELEASED
+    for col in (c for c in _VALUE_COLUMNS if c in df.columns):
+        values = pd.to_numeric(df[col], errors="coerce").mask(hidden)
+        if col == "n":
+            out[col] = values.round().astype("Int64")
+        elif col == "invited":  # a headcount: whole people (kept as given if it is not)
+            out[col] = _whole_numbers(values)
+        else:
+            values = values.astype("float64")
+            out[col] = values.round(decimals) if decimals is not None else values
+    return out.reset_index(drop=True)
+
+
+def release_table(release: Release, *, level: int | None = None, by: str | None = None,
+                  numeric: bool = False) -> pd.DataFrame:
+    """Construct scores ready to print (what ``culture scores`` prints) or to export.
 
     Parameters
     ----------
     level : keep only units of this org level.
     by : a demographic id: show the cut table for it instead (must be the release's cut).
+    numeric : the analysts' form (``culture scores --format csv|xlsx|json``): see below.
 
     Returns
     -------
-    DataFrame with ``unit_id``, ``unit`` (name), ``level``, the cut columns when
-    ``by`` is given, ``measure``, ``n``, ``mean``, ``ci_low``, ``ci_high``,
-    ``pct_favourable``: values rounded to 2 decimals, withheld cells showing
-    :data:`SUPPRESSED_LABEL`, counts as ``n = 12``.
+    For people (``numeric=False``): ``unit_id``, ``unit`` (its path below the
+    organisation, e.g. "North Plant › Warehouse"), ``level``, ``band`` when ``by`` is
+    given, ``measure``, ``n``, ``mean``, ``ci_low``, ``ci_high``, ``pct_favourable``:
+    values rounded to 2 decimals, withheld cells showing :data:`SUPPRESSED_LABEL`,
+    counts as ``n = 12``.
+
+    For analysts (``numeric=True``, rows of :func:`export_table`): ``unit_id``,
+    ``unit_path``, ``unit`` (its own name), ``level``, ``demographic`` and ``band`` when
+    ``by`` is given, ``measure``, ``status`` (``released``/``withheld``), ``n`` (integer,
+    empty when withheld) and the statistics as floats rounded to
+    :data:`EXPORT_DECIMALS` decimals (empty when withheld).
     """
     if by is not None and by != release.demographic:
         raise ConfigError(f"by={by!r}: this release is cut by {release.demographic or 'no demographic'}")
     name = "cuts" if by is not None else "scores"
-    shown = release.display_table(name)
     raw = release.table(name)
     if by is not None:
-        keep = (raw["demographic"] == by) & (raw["kind"] != "item")
-        shown, raw = shown[keep], raw[keep]
+        keep = ((raw["demographic"] == by) & (raw["kind"] != "item")).to_numpy()
     else:
-        keep = raw["kind"] != "respondents"
-        shown, raw = shown[keep], raw[keep]
-    units = release.table("units")[["unit_id", "name", "level"]].rename(columns={"name": "unit"})
+        keep = (raw["kind"] != "respondents").to_numpy()
+    stats = ["n", "mean", "ci_low", "ci_high", "pct_favourable"]
+    if numeric:
+        out = export_table(release, name)[keep]
+        if level is not None:
+            out = out[out["level"] == level]
+        cols = [*UNIT_COLUMNS, *(["demographic", "band"] if by else []), "measure", "status", *stats]
+        return out[cols].reset_index(drop=True)
+    shown = release.display_table(name)[keep]
+    units = release.table("units")[["unit_id", "level"]]
     out = shown.merge(units, on="unit_id", how="left")
+    out.insert(1, "unit", out["unit_id"].map(unit_paths(release)))
     if level is not None:
         out = out[out["level"] == level]
-    cols = ["unit_id", "unit", "level", *(["band"] if by else []), "measure", "n", "mean",
-            "ci_low", "ci_high", "pct_favourable"]
+    cols = ["unit_id", "unit", "level", *(["band"] if by else []), "measure", *stats]
     return out[cols].reset_index(drop=True)

@@ -38,10 +38,10 @@ import traceback
 from collections.abc import Sequence
 
 from culture import __version__, errors
-from culture.cli import analysis, drafts, ingest, report, setup
+from culture.cli import analysis, drafts, ingest, publish, report, setup
 from culture.cli.common import command_name, global_options
 
-GROUPS = (setup, analysis, ingest, drafts, report)
+GROUPS = (setup, analysis, ingest, drafts, report, publish)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,30 +56,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``culture`` command; returns the process exit code (never raises SystemExit)."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
-        return exc.code if isinstance(exc.code, int) else errors.EXIT_USAGE
-    name = command_name(args)
-    try:
-        return int(args.func(args))
-    except errors.CultureError as exc:
-        if args.debug:
-            traceback.print_exc()
-        print(f"culture {name}: {exc}", file=sys.stderr)
-        for note in getattr(exc, "__notes__", ()):  # hints added on the way up
-            print(note, file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"culture {name}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug: its message might quote data, so only the type by default
-        if args.debug:
-            traceback.print_exc()
-        print(f"culture {name}: internal error ({type(exc).__name__}); this is a bug in culture, "
-              "not in your data. Re-run with --debug for the traceback.", file=sys.stderr)
-        return errors.EXIT_INTERNAL
+    """Run one ``culture`` command; returns the process exit code (never raises SystemExit).
+
+    Output into a pipe whose reader has gone (``culture status | head -1``) is not an
+    error: the rest is dropped quietly and the command's own exit code is returned
+    (:class:`culture.cli.common.QuietStdout`).
+    """
+    from culture.cli.common import quiet_stdout
+
+    with quiet_stdout():
+        try:
+            args = _parser().parse_args(argv)
+        except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
+            return exc.code if isinstance(exc.code, int) else errors.EXIT_USAGE
+        name = command_name(args)
+        try:
+            code = int(args.func(args))
+            sys.stdout.flush()  # a reader that went away shows here (and is dropped quietly)
+            return code
+        except errors.CultureError as exc:
+            if args.debug:
+                traceback.print_exc()
+            print(f"culture {name}: {exc}", file=sys.stderr)
+            for note in getattr(exc, "__notes__", ()):  # hints added on the way up
+                print(note, file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(f"culture {name}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # a bug: its message might quote data, so only the type by default
+            if args.debug:
+                traceback.print_exc()
+            print(f"culture {name}: internal error ({type(exc).__name__}); this is a bug in "
+                  "culture, not in your data. Re-run with --debug for the traceback.",
+                  file=sys.stderr)
+            return errors.EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +46,9 @@ def wave_or_latest(text: str) -> str:
     return text if text == "latest" else wave_arg(text)
 
 
+WAVE_OR_LATEST_HELP = "a stored wave such as 2026Q3, or 'latest' (the newest stored wave)"
+
+
 def instrument_of(args: argparse.Namespace) -> Any:
     """The instrument given with --instrument, else the shipped one."""
     from culture.measure.instrument import load_instrument
@@ -53,19 +57,33 @@ def instrument_of(args: argparse.Namespace) -> Any:
     return load_instrument(args.instrument or default_instrument_path())
 
 
+def for_people(args: argparse.Namespace) -> bool:
+    """The result is printed as a table for people (``--format table`` without ``-o``);
+    everything else (csv, xlsx, json, or a file) is for analysts: numbers as numbers."""
+    return args.output == "table" and not args.out
+
+
 def emit(frame: pd.DataFrame, args: argparse.Namespace) -> None:
-    """Print or write a result table in the requested format."""
+    """Print or write a result table in the requested format.
+
+    ``table`` prints for people (``table`` with ``-o FILE`` writes CSV); ``csv`` and
+    ``json`` print or write FILE; ``xlsx`` needs ``-o FILE``. Text cells of CSV and XLSX
+    are neutralised against spreadsheet formulas (numbers are not text); XLSX is
+    byte-reproducible; missing values are empty cells in CSV/XLSX and ``null`` in JSON.
+    """
     from culture.boundary.leakgate import neutralise_frame
 
-    if args.output == "table" and not args.out:
+    if for_people(args):
         print(table_text(frame))
         return
     fmt = "csv" if args.output == "table" else args.output
     target = args.out or None
     if fmt == "xlsx":
+        from culture.report.exports import write_xlsx
+
         if not target:
             raise errors.ConfigError("--format xlsx needs -o FILE")
-        neutralise_frame(frame).to_excel(target, index=False)
+        write_xlsx({getattr(args, "command", None) or "table": frame}, Path(target))
     elif fmt == "json":
         text = frame.to_json(orient="records", indent=2, force_ascii=False)
         Path(target).write_text(text, encoding="utf-8") if target else print(text)
@@ -74,6 +92,75 @@ def emit(frame: pd.DataFrame, args: argparse.Namespace) -> None:
         Path(target).write_text(text, encoding="utf-8") if target else print(text, end="")
     if target:
         print(f"wrote {target}", file=sys.stderr)
+
+
+class QuietStdout:
+    """``sys.stdout`` while a command runs: when the reader of the output goes away
+    (``culture status | head -1``) the rest of the output is dropped and the command
+    finishes normally. A closed pipe is not an error; following the Python docs' note
+    on SIGPIPE, the real stdout is pointed at devnull so that the interpreter's final
+    flush does not complain either. Only errors of writing to stdout itself are taken
+    as "the reader went away"; a broken pipe anywhere else stays an error.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                return self.stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self) -> None:
+        self.reader_gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured)
+            pass
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[QuietStdout]:
+    """Run a command with :class:`QuietStdout` as ``sys.stdout``; flushes it at the end,
+    so a reader that left early shows up here rather than at interpreter exit."""
+    saved = sys.stdout
+    if saved is None:  # no stdout at all (e.g. a windowed interpreter): nothing to guard
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            yield QuietStdout(sink)
+        return
+    quiet = QuietStdout(saved)
+    sys.stdout = quiet  # type: ignore[assignment]
+    try:
+        yield quiet
+    finally:
+        quiet.flush()
+        if sys.stdout is quiet:
+            sys.stdout = saved
+
 
 def command_name(args: argparse.Namespace) -> str:
     return " ".join(x for x in (args.command, getattr(args, "kind", None)) if x)
@@ -106,8 +193,33 @@ def progress(stages: Sequence[str], stream: TextIO) -> Iterator[Callable[[str], 
         bar.close()
 
 
+# columns that count or rank things (never a statistic that merely happens to be whole)
+_WHOLE = frozenset({"level", "n", "invited", "responses", "respondents", "imports", "superseded",
+                    "rows_in", "accepted", "rejected", "duplicates", "#"})
+
+
 def table_text(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "  (none)"
+    frame = frame.copy()
+    for col in frame.columns:  # a level or count that went through a float prints as 2, not 2.0
+        if pd.api.types.is_float_dtype(frame[col]):
+            present = frame[col].dropna()
+            if col in _WHOLE and len(present) and (present == present.round()).all():
+                frame[col] = frame[col].round().astype("Int64")
     text = frame.to_string(index=False, na_rep="-")
     return "\n".join("  " + line for line in text.splitlines())
+
+
+def file_logger(name: str, log_file: str | None) -> Any:
+    """The logger of an unattended command; with ``--log-file`` it appends to that file."""
+    import logging
+
+    log = logging.getLogger(name)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return log

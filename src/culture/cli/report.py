@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from culture import errors
-from culture.cli.common import instrument_of, open_workspace, wave_or_latest
+from culture.cli.common import file_logger, instrument_of, open_workspace, wave_or_latest
 
 
 def register(sub: Any, common: list) -> None:
@@ -25,18 +24,11 @@ def register(sub: Any, common: list) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import logging
     import time
 
     from culture.pipeline import run_report
 
-    log = logging.getLogger("culture.report")
-    if args.log_file:
-        Path(args.log_file).parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(args.log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    log = file_logger("culture.report", args.log_file)
     started = time.perf_counter()
     log.info("culture report --wave %s started", args.wave)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from culture import errors
-from culture.cli.common import open_workspace, table_text, wave_arg
+from culture.cli.common import instrument_of, open_workspace, table_text, wave_arg
 
 
 def register(sub: Any, common: list) -> None:
@@ -62,11 +62,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
+    from culture.pipeline.policy import POLICY_NAME, policy_template
     from culture.store.pseudonym import KEY_ENV
     from culture.store.workspace import Workspace
 
     ws = Workspace.init(args.workspace, key_file=args.key_file)
     print(f"Created workspace {ws.root}")
+    policy = ws.root / POLICY_NAME
+    if not policy.exists():  # every line commented: the defaults, written out to be edited
+        policy.write_text(policy_template(instrument_of(args)), encoding="utf-8")
+        print(f"Targets and thresholds: {policy} (all defaults; edit to change them)")
     setting = ws.settings.get("key_file")
     if setting:
         key = Path(setting) if Path(setting).is_absolute() else ws.root / setting
@@ -92,13 +97,21 @@ def _status_data(ws: Any) -> dict[str, Any]:
 
     ledger = imports.assign(file=imports["source"].map(lambda s: Path(s).name),
                             dropped_columns=imports["dropped_columns"].map(json.loads))
+    waves = records(st["waves"])
+    for wave in waves:  # no respondent ids (an anonymous survey): there is no respondent count
+        wave["anonymous"] = bool(wave.get("responses")) and not wave.get("respondents")
+        if wave["anonymous"]:
+            wave["respondents"] = None
     return {**{k: v for k, v in st.items() if k != "waves"},
-            "waves": records(st["waves"]),
+            "waves": waves,
             "imports": records(ledger),
             "rejections": records(ws.rejection_summary())}
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    """Waves, imports and rejected rows; an anonymous wave (responses without respondent
+    ids) says so instead of showing 0 respondents (``anonymous: true`` and
+    ``respondents: null`` in JSON)."""
     data = _status_data(open_workspace(args))
     if args.output == "json":
         print(json.dumps(data, indent=2, sort_keys=True))
@@ -108,6 +121,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print("\nWaves:")
     waves = pd.DataFrame(data["waves"], columns=["wave", "instrument_id", "responses",
                                                  "respondents", "superseded_versions", "imports"])
+    anonymous = [bool(w.get("anonymous")) for w in data["waves"]]
+    waves["respondents"] = ["anonymous: counts are responses" if a else ("-" if pd.isna(r) else str(int(r)))
+                            for a, r in zip(anonymous, waves["respondents"], strict=True)]
     print(table_text(waves.rename(columns={"instrument_id": "instrument",
                                        "superseded_versions": "superseded"})))
     print(f"\nOrg charts: {', '.join(data['org_waves']) or 'none'}; headcounts: "
@@ -118,6 +134,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
             "rejected", "duplicates", "finished"]
     ledger = pd.DataFrame(data["imports"], columns=cols)
     ledger["finished"] = ledger["finished"].str.slice(0, 16).str.replace("T", " ")
+    for col in ("wave", "quality_kind"):  # not every import has a wave or a register
+        ledger[col] = ledger[col].map(lambda v: "-" if v is None or pd.isna(v) else v)
     print(table_text(ledger.rename(columns={"import_id": "#", "quality_kind": "register",
                                         "finished": "when (UTC)"})))
     print(f"\nRejected rows: {data['rejected_rows']}; duplicate rows: {data['duplicate_rows']}")

@@ -9,10 +9,11 @@ wave's inputs do not change). Nothing respondent-level leaves this package.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from culture import frames as F
 from culture.boundary.aggregate import aggregate_wave
 from culture.boundary.audit import AuditResult, audit_union
 from culture.boundary.comments import comments_long
+from culture.boundary.exclusion import choose, excluding_units, lift_headcount, lift_responses
 from culture.boundary.ledger import MAX_ROUNDS, Ledger, Published
 from culture.boundary.release import Release, Thresholds
 from culture.boundary.suppression import RULES_VERSION, build_release
@@ -88,6 +90,22 @@ def counted_responses(responses: pd.DataFrame) -> pd.DataFrame:
         responses[F.RESPONSE_ID])})
 
 
+def reported_data(data: WaveData, excluding: Collection[str]) -> WaveData:
+    """The wave's data as its release reports it: the people (and headcount) attached
+    directly to the units reported "excluding groups too small to report" moved to the
+    parent, or out of the wave at the root (:mod:`culture.boundary.exclusion`). Analyses
+    of a released wave, the ledger and the audit all read this."""
+    if not excluding:
+        return data
+    responses, keep = lift_responses(data.responses, data.org, excluding)
+    s = data.scored
+    scored = dataclasses.replace(s, scores=s.scores[keep], keyed=s.keyed[keep],
+                                 favourable=s.favourable[keep], answered=s.answered[keep],
+                                 flags=s.flags[keep], excluded=s.excluded[keep])
+    return WaveData(data.wave, responses, scored, data.org,
+                    lift_headcount(data.headcount, data.org, excluding))
+
+
 def membership(data: WaveData, instrument: Instrument, demographic: str | None) -> pd.DataFrame:
     """Who is in which cell: respondent, the version of their answers, unit, the cut, and
     whether each measure has a value (the ledger and the independent audit rebuild every
@@ -123,15 +141,25 @@ def default_cut(instrument: Instrument) -> str | None:
 
 def build_wave_release(data: WaveData, instrument: Instrument, *, thresholds: Thresholds,
                        demographic: str | None, comments: bool = True,
-                       withhold: pd.DataFrame | None = None) -> Release:
-    """Aggregate and suppress one wave (no audit, no ledger: :func:`release_wave` adds those)."""
+                       withhold: pd.DataFrame | None = None,
+                       excluding: Collection[str] | None = None) -> Release:
+    """Aggregate and suppress one wave (no audit, no ledger: :func:`release_wave` adds those).
+
+    ``excluding``: the units whose groups too small to report are lifted out (see
+    :mod:`culture.boundary.exclusion`); None = decide here (lift only when it hides fewer
+    people). The release marks them; :func:`reported_data` gives the data it describes.
+    """
     demographic = demographic if demographic in {d.id for d in instrument.demographics} else None
+    if excluding is None:
+        excluding = choose(data.responses, data.org, thresholds, withhold=withhold)
+    data = reported_data(data, excluding)
     by = (demographic,) if demographic else ()
     agg = aggregate_wave(data.responses, data.scored, data.org, instrument=instrument, by=by,
                          headcount=data.headcount)
     texts = (comments_long(data.responses, [q.id for q in instrument.comments if q.id in data.responses])
              if comments else None)
-    return build_release(agg, thresholds=thresholds, comments=texts, withhold=withhold)
+    return build_release(agg, thresholds=thresholds, comments=texts, withhold=withhold,
+                         excluding=excluding)
 
 
 def synthetic_releases(org, instrument: Instrument, *, thresholds: Thresholds | None = None,
@@ -148,12 +176,30 @@ def synthetic_releases(org, instrument: Instrument, *, thresholds: Thresholds | 
     return out
 
 
-def resolve_wave(ws: Workspace, wave: str) -> str:
-    """``latest`` means the newest wave with responses; anything else must exist."""
+def resolve_wave(ws: Workspace, wave: str, *, allow_stale: bool = False) -> str:
+    """``latest`` means the newest wave with responses; anything else must exist.
+
+    ``latest`` is refused (:class:`~culture.errors.StaleWaveError`, exit 8) while an org
+    chart or headcount newer than that wave is stored: the new wave's survey export has not
+    arrived yet, and an unattended run would quietly report last quarter again.
+    ``allow_stale=True`` (``--allow-previous-wave``) takes the newest wave with responses
+    all the same. A wave named explicitly is never refused for this.
+    """
+    from culture.errors import StaleWaveError
+
     waves = ws.waves()
     if not waves:
         raise ConfigError(f"workspace {ws.root} holds no survey responses yet; ingest a wave first")
     if wave == "latest":
+        status = ws.status()
+        newer = sorted({w for w in [*status["org_waves"], *status["headcount_waves"]]
+                        if F.wave_index(w) > F.wave_index(waves[-1])}, key=F.wave_index)
+        if newer and not allow_stale:
+            raise StaleWaveError(
+                f"--wave latest would report {waves[-1]}, but an org chart or headcount for "
+                f"{', '.join(newer)} is already stored and that wave has no responses yet; "
+                f"ingest its survey export, or name the wave (--wave {waves[-1]}), or pass "
+                "--allow-previous-wave to report the newest wave with responses")
         return waves[-1]
     if wave not in waves:
         raise ConfigError(f"--wave {wave!r} has no responses in the workspace; waves: {', '.join(waves)}")
@@ -161,12 +207,15 @@ def resolve_wave(ws: Workspace, wave: str) -> str:
 
 
 def wave_policy(ws: Workspace, wave: str, instrument: Instrument) -> WavePolicy:
-    """Thresholds and cut of a wave: those of its first release, else the defaults (the
-    cut: :func:`default_cut`)."""
+    """Thresholds and cut of a wave: those of its first release (a published wave keeps
+    them), else the workspace's ``policy.yaml`` thresholds (:mod:`culture.pipeline.policy`;
+    the cut: :func:`default_cut`)."""
+    from culture.pipeline.policy import load_policy
+
     records = ws.releases(wave)
     if records:
         return WavePolicy(Thresholds.from_dict(records[0].thresholds), records[0].demographic)
-    return WavePolicy(Thresholds(), default_cut(instrument))
+    return WavePolicy(load_policy(ws.root, instrument).thresholds, default_cut(instrument))
 
 
 def inputs_key(data: WaveData, policy: WavePolicy, instrument: Instrument) -> str:
@@ -208,9 +257,10 @@ def audit_wave(ws: Workspace, wave: str, instrument: Instrument) -> AuditResult:
     if not states:
         data = load_wave(ws, wave, instrument)
         policy = wave_policy(ws, wave, instrument)
-        members = membership(data, instrument, policy.demographic)
         release = build_wave_release(data, instrument, thresholds=policy.thresholds,
                                      demographic=policy.demographic)
+        members = membership(reported_data(data, excluding_units(release.units)), instrument,
+                             policy.demographic)
         return audit_union([(members, data.org, release)], parts=parts_of(instrument))
     return audit_union([(s.published.members, s.published.org, s.published.release)
                         for s in states], parts=parts_of(instrument))
@@ -219,7 +269,8 @@ def audit_wave(ws: Workspace, wave: str, instrument: Instrument) -> AuditResult:
 def published_states(ws: Workspace, records: list[ReleaseRecord],
                      instrument: Instrument) -> list[_State]:
     """Each recorded release as readers hold it, rebuilt from the stored release and the
-    response versions it used (a tampered stored release is refused)."""
+    response versions it used, with the units it reports excluding groups too small to
+    report lifted again (a tampered stored release is refused)."""
     out = []
     for rec in records:
         if rec.legacy:
@@ -227,8 +278,9 @@ def published_states(ws: Workspace, records: list[ReleaseRecord],
         release = stored_release(rec)
         responses = counted_responses(ws.responses_by_key(rec.members[F.VERSION], instrument=instrument))
         org = rec.org.assign(wave=rec.wave)
-        data = WaveData(rec.wave, responses, score(responses, instrument), org,
-                        pd.DataFrame(columns=[F.UNIT, "invited"]))
+        data = reported_data(WaveData(rec.wave, responses, score(responses, instrument), org,
+                                      pd.DataFrame(columns=[F.UNIT, "invited"])),
+                             excluding_units(release.units))
         out.append(_State(rec, data, Published(release, org,
                                                membership(data, instrument, rec.demographic))))
     return out
@@ -256,7 +308,9 @@ def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, polic
     key = inputs_key(data, policy, instrument)
     latest = records[-1] if records else None
     if latest is not None and latest.inputs_key == key and not latest.legacy:
-        return ReleasedWave(data, stored_release(latest), None, latest.release_id, reused=True)
+        stored = stored_release(latest)
+        return ReleasedWave(reported_data(data, excluding_units(stored.units)), stored, None,
+                            latest.release_id, reused=True)
     if records and records[0].demographic != policy.demographic:
         raise ReleaseBlocked(
             f"{data.wave} was published cut by {records[0].demographic or 'no demographic'}; a "
@@ -267,14 +321,21 @@ def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, polic
         raise ReleaseBlocked(f"{data.wave} was published with thresholds {records[0].thresholds}; "
                              "they are frozen for the wave at its first release")
     states = published_states(ws, records, instrument)
-    members = membership(data, instrument, policy.demographic)
+    # who is lifted out of which unit is frozen at the wave's first release: a person left
+    # out of one release and counted in another would be the difference between them
+    if records:
+        excluding = excluding_units(states[-1].published.release.units) if states else frozenset()
+    else:
+        excluding = choose(data.responses, data.org, policy.thresholds)
+    shown = reported_data(data, excluding)
+    members = membership(shown, instrument, policy.demographic)
     legacy = [r for r in records if r.legacy]
     if legacy and set(members[F.RESPONDENT]) != set(legacy[-1].members[F.RESPONDENT]):
         return _refused(data.wave, states, f"{data.wave} was published by an earlier version of "
                         "culture that did not keep answer versions; it can be released again only "
                         "with the same respondents")
     release = _protected_release(data, instrument, policy, members,
-                                 [s.published for s in states])
+                                 [s.published for s in states], excluding=excluding)
     audit = audit_union([(s.published.members, s.published.org, s.published.release) for s in states]
                         + [(members, data.org, release)], parts=parts_of(instrument))
     if not audit.passed:
@@ -292,11 +353,12 @@ def release_wave(ws: Workspace, data: WaveData, instrument: Instrument, *, polic
                 org=data.org, members=members,
                 audit={"passed": True, "cells_checked": audit.cells_checked,
                        "releases_checked": len(states) + 1})
-    return ReleasedWave(data, release, audit, release_id)
+    return ReleasedWave(shown, release, audit, release_id)
 
 
 def _protected_release(data: WaveData, instrument: Instrument, policy: WavePolicy,
-                       members: pd.DataFrame, previous: list[Published]) -> Release:
+                       members: pd.DataFrame, previous: list[Published], *,
+                       excluding: Collection[str] = ()) -> Release:
     """Build the release, withholding what an earlier release would make derivable."""
     th = policy.thresholds
     k = {i.id: max(th.sensitive, th.complements) for i in instrument.items if i.sensitive}
@@ -308,7 +370,8 @@ def _protected_release(data: WaveData, instrument: Instrument, policy: WavePolic
     ledger = Ledger(previous, [q.id for q in instrument.comments]) if previous else None
     for _ in range(MAX_ROUNDS):
         release = build_wave_release(data, instrument, thresholds=th,
-                                     demographic=policy.demographic, withhold=withhold)
+                                     demographic=policy.demographic, withhold=withhold,
+                                     excluding=excluding)
         if ledger is None:
             return release
         risky = ledger.risky(Published(release, data.org, members), k_means=k_means,

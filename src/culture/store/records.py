@@ -13,6 +13,15 @@ from culture.errors import Problem
 
 # ----------------------------------------------------------------------------- results
 
+# What a missing id column means, said in every import summary (docs/your-own-survey.md).
+NO_ID = {
+    "response id": "none found (each row is one response, known by its row in this file)",
+    "respondent id": "none (an anonymous survey: people cannot be followed across waves, so "
+                     "changes are compared between groups, not within people; if the export has an "
+                     "employee id column, map it to `respondent`, docs/mapping.md)",
+}
+
+
 @dataclass(frozen=True)
 class ImportReport:
     """What one import did (or, for ``dry_run``/``no_op``, would do / did not need to do).
@@ -41,6 +50,7 @@ class ImportReport:
     superseded: int = 0
     conflicts: int = 0
     dropped_columns: tuple[str, ...] = ()
+    id_columns: tuple[tuple[str, str | None], ...] = ()  # (what, "letter (header)" or None)
     no_op: bool = False
     dry_run: bool = False
     problems: tuple[Problem, ...] = ()
@@ -68,6 +78,8 @@ class ImportReport:
                  f"(excluded {self.excluded}) + duplicates {self.duplicates} "
                  f"({self.duplicates - self.already_stored} in file, {self.already_stored} "
                  f"already stored)" + (f" + conflicts {self.conflicts}" if self.conflicts else "")]
+        for what, column in self.id_columns:
+            lines.append(f"  {what}: column {column}" if column else f"  {what}: {NO_ID[what]}")
         if self.dropped_columns:
             lines.append(f"  identifying columns dropped: {', '.join(self.dropped_columns)}")
         if self.problems:

@@ -1,12 +1,13 @@
-"""The workspace's files and database schema (``schema_version`` 1).
+"""The workspace's files and database schema (``schema_version`` 3).
 
 Tables: ``imports`` (the ledger), ``responses`` (one row per response *version*:
 ``version``, ``current``, ``superseded_by``), ``answers`` (long: ``response_key,
 item_id, value``; unanswered items are not stored), ``texts`` (demographics and
 comments, long), ``response_columns`` (the columns each import carried, to rebuild
 the wide frame), ``rejections``, ``org_units``, ``headcount``, ``quality_events``,
-``exposure``, ``releases``, ``release_cells``, ``release_respondents``, ``meta``,
-``schema_version``.
+``exposure``, ``releases``, ``release_members``, ``withdrawals``, ``access_list`` (who
+receives which part of the report pack, per wave: :mod:`culture.store.access_store`),
+``meta``, ``schema_version``. :data:`MIGRATIONS` brings older workspaces up to date.
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ SETTINGS_NAME = "settings.json"
 ARCHIVE_DIR = "archive"
 RELEASES_DIR = "releases"  # stored releases: releases/<wave>/<release_id>/
 DEFAULT_KEY_FILE = "secrets/pseudonym.key"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 WORKSPACE_FORMAT = "culture-workspace"
 
 PSEUDONYM_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # ----------------------------------------------------------------------------- schema
+
+# The access list (schema 3): one row per person and unit, per wave (latest import wins).
+ACCESS_TABLE = """
+CREATE TABLE IF NOT EXISTS access_list (
+    import_id INTEGER NOT NULL, wave VARCHAR NOT NULL, person_id VARCHAR NOT NULL,
+    email VARCHAR NOT NULL, role VARCHAR NOT NULL, unit_id VARCHAR, scope VARCHAR NOT NULL,
+    source_row INTEGER NOT NULL);
+"""
 
 SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL, applied TIMESTAMP NOT NULL);
@@ -107,7 +116,7 @@ CREATE TABLE release_members (
 CREATE TABLE withdrawals (
     withdrawal_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
     reason VARCHAR NOT NULL, responses INTEGER NOT NULL);
-"""
+""" + ACCESS_TABLE
 
 # Schema 1 -> 2: releases carry the stored release, its org tree and members with the
 # response version each one used (releases recorded under schema 1 have none of these).
@@ -130,6 +139,8 @@ CREATE TABLE withdrawals (
     withdrawal_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
     reason VARCHAR NOT NULL, responses INTEGER NOT NULL);
 """,
+    # Schema 2 -> 3: the access list of the recipient packs (``culture access import``).
+    2: ACCESS_TABLE,
 }
 
 RESPONSE_META = (F.RESPONSE_ID, F.RESPONDENT, F.UNIT, F.STARTED, F.SUBMITTED, F.DURATION,

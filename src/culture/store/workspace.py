@@ -51,7 +51,7 @@ from culture.errors import (
 )
 from culture.files import sha256_file, write_json_atomic
 from culture.measure.instrument import Instrument, load_instrument
-from culture.store import archive, permissions, release_ledger, response_import
+from culture.store import access_store, archive, permissions, release_ledger, response_import
 from culture.store.db import (
     insert_frame,
     is_lock_error,
@@ -100,7 +100,6 @@ _HEX_KEY_RE = re.compile(r"^[0-9a-fA-F]{32,}$")
 _PER_WAVE_KINDS = ("org", "headcount")
 
 
-
 def _input_sha256(path: Path) -> str:
     """SHA-256 of a file a user asked to import; a missing path is a clear input error."""
     try:
@@ -126,15 +125,10 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like every timestamp we store
 
 
-
-
 def _check_wave(wave: Any, *, parameter: str = "wave") -> str:
     if not isinstance(wave, str) or not F.WAVE_RE.match(wave):
         raise ConfigError(f"{parameter} must look like YYYYQn (e.g. 2026Q3), got {wave!r}")
     return wave
-
-
-
 
 
 # ----------------------------------------------------------------------------- the workspace
@@ -406,7 +400,7 @@ class Workspace:
                       wave=wave, instrument=f"{instrument.id} {instrument.version}",
                       rows_in=parsed.n_rows, rejected=count_rows(rejected),
                       excluded=excluded_rows, dropped_columns=tuple(parsed.dropped_columns),
-                      dry_run=dry_run, set_aside=parsed.rejected, repeats=parsed.duplicates)
+                      id_columns=tuple(getattr(parsed, "id_columns", ())), dry_run=dry_run, set_aside=parsed.rejected, repeats=parsed.duplicates)
 
         with self._connect(write=not dry_run) as con, maybe_transaction(con, write=not dry_run):
             prior = self._prior(con, sha, "responses")
@@ -494,6 +488,14 @@ class Workspace:
         from culture.ingest import read_exposure
 
         return self._ingest_path(path, "exposure", lambda p: read_exposure(p, mapping=mapping), dry_run=dry_run)
+
+    def ingest_access(self, path: str | os.PathLike[str], *, wave: str, **options: Any) -> ImportReport:
+        """Import who receives which part of the pack (``mapping``, ``dry_run``; access_store)."""
+        return access_store.ingest_access(self, path, wave=wave, **options)
+
+    def access_list(self, wave: str) -> pd.DataFrame:
+        """The access list in force at ``wave`` (:func:`culture.store.access_store.read_access`)."""
+        return access_store.read_access(self, wave)
 
     def _ingest_path(self, path: str | os.PathLike[str], kind: str, reader: Any, *,
                      wave: str | None = None, quality_kind: str | None = None,
@@ -831,8 +833,6 @@ class Workspace:
                 frame = con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').df()
                 h.update(frame.to_csv(index=False, na_rep="<NA>").encode())
         return h.hexdigest()
-
-
 
 
 def _instrument(instrument: Instrument | str | os.PathLike[str]) -> Instrument:
