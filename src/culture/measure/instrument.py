@@ -3,7 +3,23 @@
 An :class:`Instrument` is immutable. Loading checks the whole document and
 raises one :class:`~culture.errors.InstrumentError` that lists every problem
 (unknown keys, duplicate ids, items in no construct, labels outside the scale,
-malformed ISO 9001 clause references, ...).
+malformed ISO 9001 clause references, malformed comment themes, ...).
+
+Comment themes (optional). A construct may declare keywords and phrases, per
+language, that tie free-text comments to it; the instrument may declare themes of
+its own that belong to no construct::
+
+    constructs:
+      - id: communication
+        ...
+        themes: {en: [communication, "kept in the loop"], de: [Kommunikation]}
+    themes:
+      - id: workload
+        name: Workload and pressure
+        keywords: {en: [workload, overtime, "too busy"]}
+
+Language codes are ISO 639-1 (two lower-case letters); a keyword is a word or a
+phrase (matched as a sequence of words by :mod:`culture.analysis.comment_themes`).
 """
 
 from __future__ import annotations
@@ -57,14 +73,17 @@ _CLAUSE_RE = re.compile(r"^(?P<clause>\d+(?:\.\d+){1,2})(?: (?P<letter>[a-z]))?$
 _ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _TOP_KEYS = {"id", "version", "title", "min_item_share", "scale", "constructs", "items",
-             "comments", "demographics", "description", "quality_links"}
+             "comments", "demographics", "description", "quality_links", "themes"}
 # Quality outcomes an instrument may link constructs to (the quality panel's outcomes).
 QUALITY_OUTCOMES = tuple(OUTCOME_LABELS)
 _SCALE_KEYS = {"min", "max", "labels", "favourable", "non_substantive"}
-_CONSTRUCT_KEYS = {"id", "name", "description", "clauses", "headline", "kind", "min_item_share"}
+_CONSTRUCT_KEYS = {"id", "name", "description", "clauses", "headline", "kind", "min_item_share",
+                   "themes"}
 _ITEM_KEYS = {"id", "construct", "text", "reverse", "sensitive"}
 _COMMENT_KEYS = {"id", "text"}
 _DEMO_KEYS = {"id", "name", "codes", "leader_codes", "missing"}
+_THEME_KEYS = {"id", "name", "keywords", "description"}
+_LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
 CONSTRUCT_KINDS = ("culture", "outcome")
 
 
@@ -112,6 +131,8 @@ class Construct:
     kind: str = "culture"
     headline: bool = False
     min_item_share: float | None = None
+    # comment theme keywords and phrases per language (ISO 639-1 code -> keywords)
+    themes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,25 @@ class Item:
 class CommentQuestion:
     id: str
     text: str
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A comment theme: keywords and phrases per language (ISO 639-1 code -> keywords).
+
+    ``construct`` is the construct the theme belongs to (its id is the construct's id),
+    or None for a theme the instrument declares on its own.
+    """
+
+    id: str
+    name: str
+    keywords: Mapping[str, tuple[str, ...]]
+    construct: str | None = None
+    description: str = ""
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.keywords)
 
 
 @dataclass(frozen=True)
@@ -167,6 +207,16 @@ class Instrument:
     # outcome -> constructs with a specific, documented link to it (added to the headline
     # constructs as predictors of that outcome)
     quality_links: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # comment themes of the instrument as a whole (construct themes live on the constructs)
+    themes: tuple[Theme, ...] = ()
+
+    @property
+    def comment_themes(self) -> tuple[Theme, ...]:
+        """Every comment theme: one per construct that declares keywords (id and name of
+        the construct), then the instrument-wide themes. Empty when none is declared."""
+        own = tuple(Theme(c.id, c.name, c.themes, construct=c.id, description=c.description)
+                    for c in self.constructs if c.themes)
+        return own + tuple(self.themes)
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -343,6 +393,7 @@ def parse_instrument(doc: Any, *, source: str = "<instrument>") -> Instrument:
         if not any(i.construct == c.id for i in items):
             chk.add(f"constructs[{c.id}]", "construct has no items")
     links = _parse_links(chk, doc.get("quality_links", {}), construct_ids)
+    themes = _parse_themes(chk, doc.get("themes", []), construct_ids)
     all_ids = [i.id for i in items] + [c.id for c in comments] + [d.id for d in demographics]
     chk.unique("items/comments/demographics", all_ids, "column")
     overlap = construct_ids & set(all_ids)
@@ -354,7 +405,7 @@ def parse_instrument(doc: Any, *, source: str = "<instrument>") -> Instrument:
     return Instrument(id=ident, version=str(version), title=str(doc["title"]), scale=scale,
                       constructs=tuple(constructs), items=tuple(items), comments=tuple(comments),
                       demographics=tuple(demographics), min_item_share=share or 0.5, source=source,
-                      quality_links=links)
+                      quality_links=links, themes=tuple(themes))
 
 
 def _parse_links(chk: _Checker, raw: Any, construct_ids: set[str]) -> dict[str, tuple[str, ...]]:
@@ -446,10 +497,11 @@ def _parse_constructs(chk: _Checker, raw: Any) -> list[Construct]:
             chk.add(f"{where}.kind", f"kind {kind!r} not one of {', '.join(CONSTRUCT_KINDS)}")
         headline = chk.boolean(f"{where}.headline", c.get("headline", False))
         share = _share(chk, f"{where}.min_item_share", c["min_item_share"]) if "min_item_share" in c else None
+        keywords = _parse_keywords(chk, f"{where}.themes", c["themes"]) if "themes" in c else {}
         out.append(Construct(id=str(c.get("id")), name=str(c.get("name")),
                              description=str(c.get("description", "")),
                              clauses=tuple(str(x) for x in clauses), kind=str(kind),
-                             headline=headline, min_item_share=share))
+                             headline=headline, min_item_share=share, themes=keywords))
     chk.unique("constructs", [c.id for c in out], "construct")
     return out
 
@@ -486,6 +538,59 @@ def _parse_comments(chk: _Checker, raw: Any) -> list[CommentQuestion]:
         if chk.keys(where, c, _COMMENT_KEYS, {"id", "text"}):
             chk.ident(f"{where}.id", c.get("id"))
             out.append(CommentQuestion(str(c.get("id")), str(c.get("text"))))
+    return out
+
+
+def _parse_keywords(chk: _Checker, where: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    """Theme keywords: ``{language: [keyword or phrase, ...]}``, each list non-empty."""
+    if not isinstance(raw, Mapping) or not raw:
+        chk.add(where, "expected a non-empty mapping language -> list of keywords, "
+                       "e.g. {en: [communication, \"kept in the loop\"]}")
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for lang, words in raw.items():
+        here = f"{where}.{lang}"
+        if not isinstance(lang, str) or not _LANGUAGE_RE.match(lang):
+            chk.add(here, f"language {lang!r} must be an ISO 639-1 code of two lower-case "
+                          "letters, e.g. en, de, fr")
+            continue
+        if not isinstance(words, list) or not words:
+            chk.add(here, "expected a non-empty list of keywords or phrases")
+            continue
+        kept, seen = [], set()
+        for n, word in enumerate(words):
+            if not isinstance(word, str) or not re.search(r"\w", word):
+                chk.add(f"{here}[{n}]", f"keyword {word!r} must be text with at least one letter or digit")
+                continue
+            folded = fold_label(word)
+            if folded in seen:
+                chk.add(f"{here}[{n}]", f"keyword {word!r} is listed twice")
+                continue
+            seen.add(folded)
+            kept.append(" ".join(word.split()))
+        out[lang] = tuple(kept)
+    return out
+
+
+def _parse_themes(chk: _Checker, raw: Any, construct_ids: set[str]) -> list[Theme]:
+    """Instrument-wide comment themes: ``[{id, name, keywords, description?}, ...]``."""
+    out: list[Theme] = []
+    for n, t in enumerate(_list(chk, "themes", raw)):
+        where = f"themes[{n}]"
+        if not chk.keys(where, t, _THEME_KEYS, {"id", "name", "keywords"}):
+            continue
+        chk.ident(f"{where}.id", t.get("id"))
+        where = f"themes[{t.get('id', n)}]"
+        if t.get("id") in construct_ids:
+            chk.add(f"{where}.id", f"theme id {t.get('id')!r} is a construct id; give the construct "
+                                   "its keywords under its own 'themes' key instead")
+        name = t.get("name")
+        if not isinstance(name, str) or not name.strip():
+            chk.add(f"{where}.name", "theme name must be non-empty text")
+        keywords = _parse_keywords(chk, f"{where}.keywords", t.get("keywords"))
+        out.append(Theme(id=str(t.get("id")), name=str(name or ""), keywords=keywords,
+                         description=str(t.get("description", ""))))
+    chk.unique("themes", [t.id for t in out], "theme")
     return out
 
 
