@@ -236,8 +236,10 @@ def scale_like(p: Profile, known: Iterable[str] = ()) -> float:
 
 
 def free_text_like(p: Profile) -> bool:
-    """Long, varied answers: a comment question."""
-    return p.n >= 2 and p.distinct >= 0.6 * p.n and p.mean_length >= 12 and not p.numbers
+    """Long, varied answers: a comment question (sentences repeat when people copy a
+    common complaint, so long answers with more variants than any label set count too)."""
+    varied = p.distinct >= 0.6 * p.n or (p.mean_length >= 25 and p.distinct > _MAX_LABELS)
+    return p.n >= 2 and varied and p.mean_length >= 12 and not p.numbers
 
 
 def shown(col: Any, instrument: Instrument | None = None) -> str:

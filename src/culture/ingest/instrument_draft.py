@@ -229,6 +229,17 @@ class _Plan:
 def _build_scale(raw: RawExport, cols: list[Any], kind: str,
                  notes: list[str]) -> tuple[dict[str, Any], str, list[Any]]:
     """The scale block, what it was read from, and the item columns it fits."""
+    if kind == "unordered":
+        names = sorted({profile(raw, c).texts[f] for c in cols for f in profile(raw, c).labels()},
+                       key=_natural)
+        hi = len(names)
+        notes.append(f"ORDER THE SCALE: the {hi} answer labels were not recognised as an "
+                     "agree/disagree or frequency scale, so they are listed alphabetically. Put "
+                     "them in order from the least to the most favourable answer (point 1 "
+                     "first), then check 'favourable' and which items are reverse-worded.")
+        block = {"min": 1, "max": hi, "labels": {k: t for k, t in enumerate(names, start=1)},
+                 "favourable": list(range(max(hi - 1, 2), hi + 1))}
+        return block, f"{hi} answer labels shared by {len(cols)} columns (order unknown)", cols
     if kind == "numbers":
         found = [_numeric_codes(profile(raw, c, labelled=False)) or ([], []) for c in cols]
         top = max(max(codes) for codes, _ in found)
@@ -281,6 +292,26 @@ def _build_scale(raw: RawExport, cols: list[Any], kind: str,
     return block, f"{len(by_position)} answer labels read as scale points", cols
 
 
+def _shared_label_columns(raw: RawExport, plan: _Plan) -> list[Any]:
+    """The largest group (3 or more) of columns answered with the same 3 to 11 short labels:
+    a rating scale in words no list here knows (its order is left to the user)."""
+    groups: dict[frozenset[str], list[Any]] = {}
+    for col in raw.columns:
+        if plan.roles.get(col.pos) not in ("demographic", "not used"):
+            continue
+        p = profile(raw, col)
+        labels = frozenset(p.texts[f] for f in p.labels())
+        if 3 <= len(labels) <= 11 and all(len(t) <= 40 for t in labels) and not p.numbers:
+            groups.setdefault(labels, []).append(col)
+    # columns whose labels are a subset of a larger group's belong to it (a point nobody chose)
+    merged: dict[frozenset[str], list[Any]] = {}
+    for labels in sorted(groups, key=len, reverse=True):
+        home = next((big for big in merged if labels <= big), None)
+        merged.setdefault(home or labels, []).extend(groups[labels])
+    best = max(merged.values(), key=len, default=[])
+    return sorted(best, key=lambda c: c.pos) if len(best) >= 3 else []
+
+
 def draft_instrument(path: str | Path, *, fmt: str | None = None,
                      encoding: str | None = None) -> InstrumentDraft:
     """Propose a starter instrument from the export at ``path`` (see the module doc).
@@ -321,6 +352,11 @@ def draft_instrument(path: str | Path, *, fmt: str | None = None,
             continue
         plan.roles[col.pos] = "not used"
     kind = "labels" if likert["labels"] else "numbers"
+    if not likert[kind]:  # labels no word list knows: a scale whose order the user gives
+        shared = _shared_label_columns(raw, plan)
+        if shared:
+            kind, likert["unordered"] = "unordered", shared
+            plan.demographics = [d for d in plan.demographics if d[0] not in shared]
     if not likert[kind]:
         raise ValidationError([Problem("", "no column has Likert-like answers (labels of one "
                                        "agree/disagree-style scale, or whole numbers 1..5 or "
@@ -333,7 +369,7 @@ def draft_instrument(path: str | Path, *, fmt: str | None = None,
                  if max((_numeric_codes(profile(raw, c, labelled=False)) or ([99], []))[0])
                  <= scale["max"]]
         item_cols = sorted([*item_cols, *extra], key=lambda c: c.pos)
-    for col in [*likert["labels"], *likert["numbers"]]:
+    for col in [*likert["labels"], *likert["numbers"], *likert.get("unordered", [])]:
         plan.roles[col.pos] = "item" if col in item_cols else "not used"
     for col in item_cols:
         stem, text = _stem_statement(col)

@@ -340,6 +340,19 @@ class MappedResponses(ParsedResponses):
     """
 
     ignored_columns: tuple[str, ...] = ()
+    id_columns: tuple[tuple[str, str | None], ...] = ()
+
+
+def id_columns(targets: Mapping[str, Any]) -> tuple[tuple[str, str | None], ...]:
+    """Which export column became the response id and the respondent id (letter and
+    header), or None: what an import summary tells the user about linking and counting."""
+    from culture.ingest.textgrid import column_letter
+
+    def name(key: str) -> str | None:
+        col = targets.get(key)
+        return None if col is None else f"{column_letter(col.pos)} ({col.header})"
+
+    return (("response id", name(frames.RESPONSE_ID)), ("respondent id", name(frames.RESPONDENT)))
 
 
 def plan_export(path: str | Path, instrument: Instrument, *, fmt: str | None = None,
@@ -684,7 +697,7 @@ def validate_responses(raw: Any, instrument: Instrument, *, mapping: ColumnMappi
     return MappedResponses(source=raw.source, format=raw.format, accepted=accepted,
                            rejected=rejected, duplicates=dup_frame,
                            dropped_columns=plan.dropped, n_rows=n,
-                           ignored_columns=plan.ignored)
+                           ignored_columns=plan.ignored, id_columns=id_columns(plan.targets))
 
 
 def _finished(fmt: str, t: Mapping[str, Any], cells: Any,
