@@ -68,13 +68,36 @@ def test_index_and_every_link_in_chromium(browser, small_pack):
         target.close()
 
 
+# Pairs of text labels inside one figure whose boxes overlap by more than a quarter of the
+# smaller one (tick labels running into each other, a legend over an axis label).
+OVERLAPPING_LABELS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg[role=img]')) {
+    const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()])
+      .filter(([s, r]) => s.trim() && r.width > 0 && r.height > 0);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, r] = boxes[i], [b, q] = boxes[j];
+      const w = Math.min(r.right, q.right) - Math.max(r.left, q.left);
+      const h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      const small = Math.min(r.width * r.height, q.width * q.height);
+      if (w > 0 && h > 0 && w * h > 0.25 * small) out.push(a + ' / ' + b);
+    }
+  }
+  return out;
+}"""
+
+
 def test_unit_brief_renders_readably(browser, small_pack):
     result, _, _ = small_pack
     brief = sorted((result.folder / "units").glob("*.html"))[0]
     page, errors = _open(browser, brief.as_uri())
     _check_page(page, errors)
     assert page.locator("h1").inner_text().endswith(result.folder.name)
-    assert page.locator("img").count() >= 2
+    figures = page.locator("svg[role=img]")
+    assert figures.count() >= 2  # figures are inline SVG: text a screen reader can read
+    for i in range(figures.count()):
+        assert len(figures.nth(i).get_attribute("aria-label") or "") > 20
+    assert page.evaluate(OVERLAPPING_LABELS) == []
     assert page.locator("pre, code, .jp-InputArea").count() == 0  # no code in a leader's brief
     text = page.locator("body").inner_text()
     assert "n = " in text and "95% CI" in text

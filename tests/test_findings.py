@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from culture.analysis import findings as fnd
+from culture.analysis.verdicts import linkage_verdicts
 from culture.boundary import RELEASED, SUPPRESSED
 from culture.stats.change import classify_change
 
@@ -72,8 +73,8 @@ def test_linkage_findings_are_associations_after_fdr(instrument):
         "component": ["between", "within", "between"], "rate_ratio": [0.6, 0.9, 1.4],
         "estimate": np.log([0.6, 0.9, 1.4]), "ci_low": [0.45, 0.7, 1.1], "ci_high": [0.8, 1.1, 1.8],
         "p": [0.001, 0.3, 0.004], "n_obs": [200] * 3, "n_units": [40] * 3, "lag": [1] * 3})
-    found = fnd.linkage_findings(models, instrument)
-    assert len(found) == 2  # q: 0.003, 0.45, 0.006
+    found = fnd.linkage_findings(linkage_verdicts(models, instrument.construct_ids), instrument)
+    assert len(found) == 2  # q: 0.003, 0.45, 0.006 (R: p.adjust(c(.001, .3, .004), "BH"))
     text = " ".join(found["sentence"])
     assert "associated with" in text and "not proof of cause" in text
     assert "causes" not in text and "leads to" not in text
@@ -86,7 +87,8 @@ def test_ranking_puts_real_changes_first(instrument):
     models = pd.DataFrame({"outcome": ["nc_customer"], "term": ["ownership"], "component": ["between"],
                            "rate_ratio": [0.2], "estimate": [np.log(0.2)], "ci_low": [0.1], "ci_high": [0.4],
                            "p": [1e-6], "n_obs": [200], "n_units": [40], "lag": [1]})
-    ranked = fnd.rank_findings(fnd.linkage_findings(models, instrument),
+    ranked = fnd.rank_findings(fnd.linkage_findings(linkage_verdicts(models, instrument.construct_ids),
+                                                    instrument),
                                fnd.change_findings(changes, instrument, _Release()))
     assert list(ranked["kind"]) == ["change", "linkage"]
     assert list(ranked["rank"]) == [1, 2]
@@ -106,3 +108,18 @@ def test_iso_evidence_status_against_targets(instrument):
     assert status["resources"] == "not reported"
     assert set(table["clause"]) >= {"5.1.1 a", "7.4", "10.2"}
     assert table.loc[table["clause"] == "7.4", "clause_title"].iloc[0] == "7.4 Communication"
+    assert (table.loc[table["status"] == "meets", "status_reason"] == "").all()
+    assert "0.10 below the 3.50 target" in table.loc[table["construct"] == "communication",
+                                                     "status_reason"].iloc[0]
+
+
+def test_iso_status_compares_what_the_page_shows(instrument):
+    """59.96% is shown as 60.0%: beside a 60% target it meets (it used to say "watch" beside
+    "60%"); 59.75% is shown as 59.8% and is "watch", with the shortfall said."""
+    from culture.analysis.findings import _status
+
+    t = {"mean": 3.5, "favourable": 60.0, "watch_mean": 0.2, "watch_favourable": 5.0}
+    assert _status(3.8, 59.96, t) == ("meets", "")
+    status, why = _status(3.8, 59.75, t)
+    assert status == "watch" and "favourable 0.2 points below the 60% target" in why
+    assert _status(3.29, 70.0, t)[0] == "below"  # more than 0.2 below the mean target

@@ -73,6 +73,17 @@ OUTCOME_LABELS = {
 }
 SEVERITIES = ("minor", "major", "critical")
 
+# Verdicts (culture.analysis.verdicts sets them; pages show the plain words).
+REAL = "significant and meaningful"
+SMALL = "significant, small"
+NOISE = "not significant"
+UNTESTED = "not tested"
+ASSOCIATED = "association"
+NOT_ASSOCIATED = "no association beyond chance"
+PLAIN = {REAL: "real change", SMALL: "small change", NOISE: "no real change",
+         UNTESTED: "not tested", ASSOCIATED: "association", NOT_ASSOCIATED: "not beyond chance"}
+PLAIN_GAP = {REAL: "real gap", SMALL: "small gap", NOISE: "no real gap", UNTESTED: "not tested"}
+
 WAVE_RE = re.compile(r"^(?P<year>\d{4})Q(?P<q>[1-4])$")
 
 

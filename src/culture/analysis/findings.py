@@ -23,12 +23,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from culture.analysis.verdicts import fmt_q
 from culture.boundary.release import RELEASED, Release, unit_paths
-from culture.frames import OUTCOME_LABELS
+from culture.frames import ASSOCIATED, OUTCOME_LABELS, PLAIN
+from culture.frames import REAL as MEANINGFUL
 from culture.measure.instrument import ISO9001_511_LETTERS, ISO9001_CLAUSES, Instrument
-from culture.stats.change import benjamini_hochberg
 
-MEANINGFUL = "significant and meaningful"
 TIER = {"change": 300.0, "linkage": 200.0, "perception_gap": 200.0, "control_chart": 100.0}
 FINDING_COLUMNS = ("finding_id", "kind", "unit_id", "measure", "direction", "rank_score", "sentence",
                    "numbers")
@@ -60,7 +60,8 @@ def change_findings(changes: pd.DataFrame, instrument: Instrument, release: Rele
         where = units.get(r["unit_id"], r["unit_id"])
         sentence = (f"{names.get(r['measure'], r['measure'])} in {where} {verb} from "
                     f"{_fmt(r['mean_before'])} to {_fmt(r['mean_now'])} ({'+' if r['diff'] > 0 else ''}"
-                    f"{_fmt(r['diff'])}, 95% CI {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])})")
+                    f"{_fmt(r['diff'])}, 95% CI {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}, "
+                    f"{fmt_q(r['q'])})")
         if idx in top_drop:
             sentence += ", the largest meaningful drop this quarter"
         elif idx in top_rise:
@@ -98,18 +99,16 @@ def chart_findings(charts: pd.DataFrame, instrument: Instrument, release: Releas
     return _frame(rows, "S")
 
 
-def linkage_findings(models: pd.DataFrame, instrument: Instrument, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Associations between culture and quality outcomes, significant after Benjamini-Hochberg
-    across every model term of the release (many terms are tested; a few would pass by chance)."""
-    if models.empty:
+def linkage_findings(models: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Associations between culture and quality outcomes that survived the correction for
+    every culture term tested (``verdict`` from :func:`culture.analysis.verdicts.linkage_verdicts`:
+    the same column the linkage page shows)."""
+    if models.empty or "verdict" not in models:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     names = _names(instrument)
-    models = models.assign(q=benjamini_hochberg(models["p"].to_numpy(dtype=float)))
     rows = []
-    for _, r in models.iterrows():
+    for _, r in models[models["verdict"] == ASSOCIATED].iterrows():
         construct = str(r["term"])
-        if construct not in names or not (r["q"] < alpha):
-            continue
         outcome = OUTCOME_LABELS.get(str(r["outcome"]), str(r["outcome"]).replace("_", " "))
         component = str(r.get("component", ""))
         lag = int(r["lag"]) if pd.notna(r.get("lag")) else 0
@@ -123,16 +122,19 @@ def linkage_findings(models: pd.DataFrame, instrument: Instrument, *, alpha: flo
             effect = (f"{_fmt(r['estimate'], 2)} {outcome}{when} "
                       f"(95% CI {_fmt(r['ci_low'], 2)} to {_fmt(r['ci_high'], 2)})")
             size = abs(r["estimate"]) / max(abs(r["ci_high"] - r["ci_low"]), 1e-9)
-        subject = {"between": "Units with a one-point higher", "within": "When a unit's"}.get(component, "A one-point higher")
+        name = names.get(construct, construct).lower()
         if component == "within":
-            sentence = (f"When a unit's {names[construct].lower()} score rises by one point, this is associated "
+            sentence = (f"When a unit's {name} score rises by one point, this is associated "
                         f"with {effect}, within the same unit")
+        elif component == "between":
+            sentence = f"Units with a one-point higher {name} score are associated with {effect}"
         else:
-            sentence = f"{subject} {names[construct].lower()} score are associated with {effect}"
+            sentence = f"A one-point higher {name} score is associated with {effect}"
         if str(r["outcome"]) == "nc_internal" and pd.notna(r.get("rate_ratio")) and r["rate_ratio"] > 1:
             sentence += ("; more internally reported problems can mean people feel safe to speak up, "
                          "not worse quality")
-        sentence += f" (n = {int(r['n_units'])} units, {int(r['n_obs'])} unit-quarters; an association, not proof of cause)."
+        sentence += (f" (n = {int(r['n_units'])} units, {int(r['n_obs'])} unit-quarters; "
+                     f"{r['reason']}; an association, not proof of cause).")
         rows.append({"kind": "linkage", "unit_id": None, "measure": construct,
                      "direction": "association", "rank_score": TIER["linkage"] + float(size),
                      "sentence": sentence,
@@ -143,14 +145,15 @@ def linkage_findings(models: pd.DataFrame, instrument: Instrument, *, alpha: flo
 
 def gap_findings(gaps: pd.DataFrame, instrument: Instrument, release: Release, *,
                  min_change: float = 0.2) -> pd.DataFrame:
-    """Leader-versus-staff gaps whose CI excludes 0 and that reach the meaningful minimum."""
-    if gaps.empty or "diff" not in gaps:
+    """Leader-versus-staff gaps whose verdict is real: significant after the correction
+    across every gap tested and at least the meaningful minimum (the ``verdict`` column the
+    trends page shows)."""
+    if gaps.empty or "verdict" not in gaps:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     names, units = _names(instrument), unit_paths(release)
     # Constructs only: item-level gaps belong in the trends document, not among top findings.
     construct_ids = {c.id for c in instrument.constructs}
-    real = gaps[gaps["measure"].isin(construct_ids) & ((gaps["ci_low"] > 0) | (gaps["ci_high"] < 0))]
-    real = real[real["diff"].abs() >= min_change]
+    real = gaps[gaps["measure"].isin(construct_ids) & (gaps["verdict"] == MEANINGFUL)]
     rows = []
     for _, r in real.iterrows():
         where = units.get(r.get("unit_id"), "the organisation")
@@ -160,9 +163,9 @@ def gap_findings(gaps: pd.DataFrame, instrument: Instrument, release: Release, *
                      "rank_score": TIER["perception_gap"] + float(abs(r["diff"])),
                      "sentence": (f"In {where}, leaders rate {names.get(r['measure'], r['measure']).lower()} "
                                   f"{_fmt(abs(r['diff']), 2)} points {higher} than staff do (95% CI "
-                                  f"{_fmt(r['ci_low'], 2)} to {_fmt(r['ci_high'], 2)}): worth checking on the "
-                                  "floor, as an auditor would."),
-                     "numbers": {k: _num(r.get(k)) for k in ("diff", "ci_low", "ci_high")}})
+                                  f"{_fmt(r['ci_low'], 2)} to {_fmt(r['ci_high'], 2)}; {r['reason']}): worth "
+                                  "checking on the floor, as an auditor would."),
+                     "numbers": {k: _num(r.get(k)) for k in ("diff", "ci_low", "ci_high", "q")}})
     return _frame(rows, "G")
 
 
@@ -198,15 +201,22 @@ def clause_label(ref: str) -> str:
     return f"{ref} {title}".strip()
 
 
+ISO_COLUMNS = ("clause", "clause_title", "construct", "construct_name", "mean", "pct_favourable",
+               "target_mean", "target_pct_favourable", "status", "status_reason", "trend", "findings")
+
+
 def iso_evidence(release: Release, instrument: Instrument, *, changes: pd.DataFrame,
                  findings: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Per ISO 9001:2015 clause: constructs that evidence it, org score, trend, status, findings.
 
-    Status against ``targets`` (defaults: mean 3.5 on the 1-5 scale, 60% favourable):
-    ``meets`` when both are met, ``watch`` when within 0.2 points / 5 percentage points,
-    ``below`` otherwise, ``not reported`` when the organisation's cell is withheld.
+    Status against ``targets`` (the workspace policy, :mod:`culture.pipeline.policy`; keys
+    ``mean``, ``favourable``, ``watch_mean``, ``watch_favourable``; defaults 3.5 / 60% /
+    0.2 / 5 on a 1-5 scale): ``meets`` when both are met, ``watch`` when within the watch
+    band, ``below`` otherwise, ``not reported`` when the organisation's cell is withheld.
+    ``status_reason`` says which number decided it. An instrument that maps no clause gives
+    an empty table.
     """
-    targets = {"mean": 3.5, "pct_favourable": 60.0, **(targets or {})}
+    t = {"mean": 3.5, "favourable": 60.0, "watch_mean": 0.2, "watch_favourable": 5.0, **(targets or {})}
     scores = release.table("scores")
     root = release.table("units")
     root_id = root.loc[root["parent_id"].isna(), "unit_id"].iloc[0]
@@ -219,27 +229,39 @@ def iso_evidence(release: Release, instrument: Instrument, *, changes: pd.DataFr
             shown = cell is not None and cell["status"] == RELEASED
             mean = float(cell["mean"]) if shown else np.nan
             fav = float(cell["pct_favourable"]) if shown else np.nan
-            if not shown:
-                status = "not reported"
-            elif mean >= targets["mean"] and fav >= targets["pct_favourable"]:
-                status = "meets"
-            elif mean >= targets["mean"] - 0.2 and fav >= targets["pct_favourable"] - 5:
-                status = "watch"
-            else:
-                status = "below"
+            status, why = _status(mean, fav, t) if shown else ("not reported", "the organisation's "
+                                                                 "score is withheld")
             trend = ""
             if org_changes is not None and c.id in org_changes.index:
                 ch = org_changes.loc[c.id]
                 trend = (f"{'+' if ch['diff'] > 0 else ''}{_fmt(ch['diff'], 2)} vs {ch['previous_wave']} "
-                         f"({ch['verdict']})")
+                         f"({PLAIN.get(ch['verdict'], ch['verdict'])})")
             # The three highest-ranked findings about the construct (full list in findings.csv).
             behind = (findings[findings["measure"] == c.id]["finding_id"].head(3).tolist()
                       if not findings.empty else [])
             rows.append({"clause": ref, "clause_title": clause_label(ref), "construct": c.id,
                          "construct_name": c.name, "mean": mean, "pct_favourable": fav,
-                         "target_mean": targets["mean"], "target_pct_favourable": targets["pct_favourable"],
-                         "status": status, "trend": trend, "findings": ", ".join(behind)})
-    out = pd.DataFrame(rows)
+                         "target_mean": t["mean"], "target_pct_favourable": t["favourable"],
+                         "status": status, "status_reason": why, "trend": trend,
+                         "findings": ", ".join(behind)})
+    out = pd.DataFrame(rows, columns=list(ISO_COLUMNS))
+    if out.empty:
+        return out
     order = {ref: i for i, ref in enumerate(ISO9001_CLAUSES)}
     out["_o"] = out["clause"].map(lambda r: (order.get(r.split(" ")[0], 99), r))
     return out.sort_values(["_o", "construct"]).drop(columns="_o").reset_index(drop=True)
+
+
+def _status(mean: float, fav: float, t: Mapping[str, float]) -> tuple[str, str]:
+    """meets / watch / below, compared at the precision the pack shows (2 decimals for a
+    mean, 1 for a percentage), so a reader never sees "60.0%" beside "watch" at a 60% target."""
+    mean, fav = round(mean, 2), round(fav, 1)
+    m_ok, f_ok = mean >= t["mean"], fav >= t["favourable"]
+    if m_ok and f_ok:
+        return "meets", ""
+    short = ([f"mean {t['mean'] - mean:.2f} below the {t['mean']:.2f} target"] if not m_ok else []) + \
+        ([f"favourable {t['favourable'] - fav:.1f} points below the {t['favourable']:.0f}% target"]
+         if not f_ok else [])
+    if mean >= t["mean"] - t["watch_mean"] and fav >= t["favourable"] - t["watch_favourable"]:
+        return "watch", "; ".join(short) + " (within the watch band)"
+    return "below", "; ".join(short)

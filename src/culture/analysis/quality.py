@@ -473,7 +473,8 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
         except (InsufficientDataError, lk.ModelFitError) as exc:
             fit_rows.append((scope, "cross_lagged", "refused", construct, np.nan, np.nan,
                              str(exc)))
-            note_rows.append((scope, f"Model not estimated: {exc}"))
+            note_rows.append((scope, f"Cross-lagged check of {construct} and {outcome} not made "
+                                     f"(the main models are unaffected): {exc}"))
             continue
         cross_rows.append(cl.table.assign(construct=construct, outcome=outcome,
                                           difference=cl.difference,
@@ -489,10 +490,14 @@ def analyse_linkage(releases: Mapping[str, Release], events: pd.DataFrame,
                      + ", ".join(sorted({c for c, _ in skipped})) + ".")
     if {"nc_internal", "nc_customer"} & set(outcomes):
         notes.insert(1, NOTE_DETECTION)
-    refused = [r[0] for r in fit_rows if r[2] == "refused"]
+    refused = [r[0] for r in fit_rows if r[2] == "refused" and r[1] != "cross_lagged"]
     if refused:
         notes.append(f"{len(refused)} model(s) not estimated (fewer than {k} units or no "
                      f"stable fit): {', '.join(refused)}.")
+    checks = [r[0] for r in fit_rows if r[2] == "refused" and r[1] == "cross_lagged"]
+    if checks:
+        notes.append(f"{len(checks)} cross-lagged check(s) not made (too few units or quarters); "
+                     "the main models do not depend on them: " + ", ".join(checks) + ".")
     note_rows = [("all", n) for n in notes] + note_rows
 
     def frame(rows, cols):

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from culture.analysis import findings as fnd
+from culture.analysis import verdicts
+from culture.analysis.comment_themes import analyse_comment_themes
 from culture.analysis.instrument_review import instrument_review
 from culture.boundary.release import RELEASED, Thresholds
 from culture.measure.instrument import Instrument
@@ -48,8 +50,12 @@ def trend_report(released: Mapping, instrument: Instrument, *, min_change: float
 
 def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresholds: Thresholds,
                  events: pd.DataFrame, exposure: pd.DataFrame, min_change: float = 0.2,
+                 targets: Mapping[str, float] | None = None,
                  seed: int = 0) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Compute every table of the report pack for ``wave``; returns (tables, notes)."""
+    """Compute every table of the report pack for ``wave``; returns (tables, notes).
+
+    Every verdict (changes, gaps, associations) gets its reason in plain words here
+    (:mod:`culture.analysis.verdicts`); findings and pages read those columns."""
     from culture.analysis.drivers import analyse_drivers
     from culture.analysis.quality import analyse_linkage
 
@@ -61,6 +67,12 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
     trends = trend_report(released, instrument, min_change=min_change)
     tables.update(trends.tables)
     notes += list(trends.notes)
+    k_spread = thresholds.distributions
+    if "changes" in tables:
+        tables["changes"] = verdicts.explain_changes(tables["changes"], min_change=min_change,
+                                                     k_spread=k_spread)
+    if "gaps" in tables:
+        tables["gaps"] = verdicts.explain_gaps(tables["gaps"], min_gap=min_change, k_spread=k_spread)
 
     charts = tables.get("control_charts", pd.DataFrame())
     if not charts.empty:
@@ -69,6 +81,9 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
 
     link = analyse_linkage(releases, events, exposure, instrument=instrument, thresholds=thresholds)
     tables.update({f"linkage_{k}": v for k, v in link.tables.items()})
+    if "linkage_models" in tables:
+        tables["linkage_models"] = verdicts.linkage_verdicts(tables["linkage_models"],
+                                                             instrument.construct_ids)
     tables["quality_panel"] = link.panel
     notes += list(link.notes)
 
@@ -91,11 +106,47 @@ def analyse_wave(released: Mapping, instrument: Instrument, *, wave: str, thresh
     )
     tables["findings"] = found
     tables["iso_evidence"] = fnd.iso_evidence(release, instrument, changes=tables.get("changes", empty),
-                                              findings=found)
-    tables["constructs"] = pd.DataFrame([
-        {"measure": c.id, "name": c.name, "kind": c.kind, "headline": c.headline,
-         "clauses": ", ".join(c.clauses), "description": c.description} for c in instrument.constructs])
-    tables["items"] = pd.DataFrame([
-        {"measure": i.id, "construct": i.construct, "text": i.text, "reverse": i.reverse,
-         "sensitive": i.sensitive} for i in instrument.items])
+                                              findings=found, targets=targets)
+    tables["constructs"] = construct_table(instrument)
+    tables["items"] = item_table(instrument)
+    if instrument.comments:  # themes and sentiment of the released comment cells only
+        themed, theme_notes = analyse_comment_themes(releases, instrument, wave=wave)
+        tables.update(themed)
+        notes += theme_notes
     return tables, notes
+
+
+def construct_table(instrument: Instrument) -> pd.DataFrame:
+    """The constructs as pages name them (``headline`` as the instrument declares or derives)."""
+    headline = {c.id for c in instrument.headline_constructs}
+    outcome = instrument.outcome_index.id if instrument.outcome_index else None
+    return pd.DataFrame([
+        {"measure": c.id, "name": c.name.split(" (")[0], "kind": c.kind, "headline": c.id in headline,
+         "outcome_index": c.id == outcome, "clauses": ", ".join(c.clauses),
+         "description": c.description} for c in instrument.constructs],
+        columns=["measure", "name", "kind", "headline", "outcome_index", "clauses", "description"])
+
+
+def item_table(instrument: Instrument) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"measure": i.id, "construct": i.construct, "text": i.text, "reverse": i.reverse,
+         "sensitive": i.sensitive} for i in instrument.items],
+        columns=["measure", "construct", "text", "reverse", "sensitive"])
+
+
+def instrument_display(instrument: Instrument) -> dict:
+    """What pages need to word the instrument: its title, scale and labels, which answers
+    count as favourable, the outcome index, the leader demographic, the ISO mapping."""
+    scale = instrument.scale
+    leader = instrument.leader_demographic
+    outcome = instrument.outcome_index
+    return {"title": instrument.title,
+            "scale": {"min": scale.min, "max": scale.max,
+                      "labels": {str(k): v for k, v in scale.labels.items()},
+                      "favourable": [int(c) for c in scale.favourable]},
+            "outcome_index": {"id": outcome.id, "name": outcome.name.split(" (")[0]} if outcome else None,
+            "leader_demographic": ({"id": leader.id, "name": leader.name,
+                                    "leader_codes": [str(c) for c in leader.leader_codes]}
+                                   if leader else None),
+            "iso_mapping": bool(instrument.has_iso_mapping),
+            "comment_questions": {q.id: q.text for q in instrument.comments}}

@@ -12,6 +12,7 @@ import platform
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,7 @@ from culture.boundary.comments import comments_long, unreleased_texts
 from culture.boundary.leakgate import fold_text, scan_outputs
 from culture.files import sha256_file
 from culture.measure.instrument import Instrument
+from culture.pipeline.policy import load_policy
 from culture.pipeline.waves import ReleasedWave, release_waves, resolve_wave
 from culture.store.workspace import Workspace
 
@@ -62,7 +64,7 @@ def bundle_key(ws: Workspace) -> bytes:
 
 
 def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,
-                   min_change: float = 0.2, seed: int = 0,
+                   min_change: float | None = None, seed: int = 0,
                    progress: Callable[[str], None] = lambda _msg: None
                    ) -> tuple[Bundle, dict[str, ReleasedWave]]:
     """Release every wave up to ``wave``, analyse released cells, write the bundle to ``out_dir``.
@@ -70,8 +72,10 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     Returns the bundle as read back from disk (what the notebooks will see) and the
     released waves (respondent-level, for the leak gate; never handed to notebooks).
     """
-    from culture.analysis.wave import analyse_wave
+    from culture.analysis.wave import analyse_wave, instrument_display
 
+    policy = load_policy(ws.root, instrument)
+    min_change = policy.meaningful_change if min_change is None else min_change
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     released = release_waves(ws, instrument, wave, progress=progress)
@@ -82,7 +86,8 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     progress("analysing released cells")
     tables, notes = analyse_wave(released, instrument, wave=wave, thresholds=current.thresholds,
                                  events=ws.quality_events(), exposure=ws.exposure(),
-                                 min_change=min_change, seed=seed)
+                                 min_change=min_change, seed=seed,
+                                 targets=asdict(policy.targets))
     timings["analysis"] = time.perf_counter() - t0
     # the bundle holds only released quantities: what combines two waves is audited too
     audit_cross_wave(tables.get("changes", pd.DataFrame()), k=current.thresholds.complements
@@ -94,9 +99,12 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     inputs = [{"file": Path(str(r["source"])).name, "kind": r["kind"], "sha256": r["sha256"],
                "wave": r["wave"]} for _, r in imports.iterrows()]
     meta = {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "instrument": {"id": instrument.id, "version": instrument.version,
                        "sha256": sha256_file(instrument.source)
-                       if instrument.source and Path(instrument.source).exists() else None},
+                       if instrument.source and Path(instrument.source).exists() else None,
+                       **instrument_display(instrument)},
+        "policy": {**policy.as_dict(), "meaningful_change": min_change},
         "thresholds": current.thresholds.as_dict(),
         "min_change": min_change,
         "demographic": current.demographic,

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import os
@@ -32,6 +33,7 @@ from culture.boundary.bundle import Bundle
 from culture.boundary.leakgate import scan_outputs
 from culture.boundary.release import RELEASED, unit_paths
 from culture.errors import ConfidentialityError, NotebookError
+from culture.report.deck import write_deck
 from culture.report.execute import Job, run_all
 from culture.report.exports import write_exports
 from culture.report.html import page, to_html
@@ -44,6 +46,8 @@ DOCUMENTS = (
     ("culture_trends", "Change over time", "Wave-on-wave change, trends, control charts, leader-staff gaps"),
     ("quality_linkage", "Culture and quality", "How culture scores relate to quality outcomes"),
     ("instrument_review", "Instrument review", "Reliability, factor structure, invariance, item checks"),
+    ("methodology", "Methodology and audit", "Date, versions, instrument hash, thresholds, targets, "
+                                             "the audit of every wave, how to read the verdicts"),
 )
 UNIT_NOTEBOOK = "unit_brief"
 
@@ -83,18 +87,33 @@ def _slug(text: str) -> str:
 
 
 def index_page(bundle: Bundle, jobs: list[Job], exports: list[str]) -> str:
+    """The landing page: the organisation's headline numbers above the list of documents."""
+    from culture.report import sections, wording
+
     described = {name: desc for name, _, desc in DOCUMENTS}
     docs = "".join(f'<li><a href="{html.escape(j.output)}">{html.escape(j.title)}</a> &mdash; '
                    f"{html.escape(described[j.notebook])}</li>"
                    for j in jobs if j.notebook != UNIT_NOTEBOOK)
+    meeting = [(e, d) for e, d in MEETING if e in exports]
+    meeting_list = "".join(f'<li><a href="{html.escape(e)}">{html.escape(d)}</a></li>' for e, d in meeting)
     briefs = "".join(f'<li><a href="{html.escape(j.output)}">{html.escape(j.title[7:])}</a></li>'
                      for j in jobs if j.notebook == UNIT_NOTEBOOK)
-    files = "".join(f'<li><a href="{html.escape(e)}">{html.escape(e)}</a></li>' for e in exports)
-    body = (f"<h1>Leadership and quality culture &mdash; {html.escape(bundle.wave)}</h1>"
-            f"<p>Quarterly report pack. Every figure comes from released cells only; withheld cells "
-            f"show one neutral label.</p><h2>Documents</h2><ul>{docs}</ul>"
-            f"<h2>Unit briefs</h2><ul class='units'>{briefs}</ul><h2>Exports</h2><ul>{files}</ul>")
+    files = "".join(f'<li><a href="{html.escape(e)}">{html.escape(e)}</a></li>'
+                    for e in exports if e not in dict(MEETING))
+    body = (f"<h1>{html.escape(wording.title(bundle))} &mdash; {html.escape(bundle.wave)}</h1>"
+            f"{sections.headline_numbers(bundle).data}"
+            f"<p>Quarterly report pack. Every figure comes from released cells only; a group "
+            f"that is too small, or could be worked out by subtraction, is shown as not reported.</p>"
+            f"<h2>Documents</h2><ul>{docs}</ul>"
+            + (f"<h2>For the management review (ISO 9001 clause 9.3)</h2><ul>{meeting_list}</ul>"
+               if meeting else "")
+            + f"<h2>Unit briefs</h2><ul class='units'>{briefs}</ul><h2>Exports</h2><ul>{files}</ul>")
     return page(f"Culture report pack {bundle.wave}", body)
+
+
+# Files for the management review meeting, listed apart on the index page.
+MEETING = (("management_review.pptx", "Management review deck (PowerPoint)"),
+           ("org_report.pdf", "Organisation report (PDF)"))
 
 
 def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | None = None,
@@ -125,9 +144,13 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
             text = to_html(executed[job.output], job.title, back=back)
             (build / job.output).write_text(text, encoding="utf-8")
         exports = write_exports(bundle, build)
+        write_deck(bundle, build / "management_review.pptx", built=_bundle_date(bundle))
+        exports.append("management_review.pptx")
+        if pdf:  # briefs for leaders who read on paper, the report for the meeting's papers
+            print_pdfs(build, [j.output for j in jobs if j.notebook == UNIT_NOTEBOOK
+                               or j.notebook == "org_report"])
+            exports.append("org_report.pdf")
         (build / "index.html").write_text(index_page(bundle, jobs, exports), encoding="utf-8")
-        if pdf:
-            print_pdfs(build, [j.output for j in jobs if j.notebook == UNIT_NOTEBOOK])
         manifest = _manifest(bundle, jobs, timings)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True),
                                              encoding="utf-8")
@@ -144,6 +167,16 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
         shutil.rmtree(work, ignore_errors=True)
     return PackResult(final, final / "index.html", manifest)
 
+
+
+def _bundle_date(bundle: Bundle) -> datetime.date | None:
+    """The day the bundle was computed: what the deck's title slide shows (a rebuild of
+    the same bundle gives the same deck)."""
+    created = str(bundle.meta.get("created") or "")[:10]
+    try:
+        return datetime.date.fromisoformat(created)
+    except ValueError:
+        return None
 
 
 def _quarantine(work: Path, out_root: Path, wave: str) -> Path:

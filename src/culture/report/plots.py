@@ -1,6 +1,6 @@
 """Figures for the report pack. Each takes released tables (a Release or bundle tables) only.
 
-Colour-blind-safe throughout: ``cividis`` for the score heatmap, seaborn's
+Colour-blind-safe throughout: ColorBrewer's diverging ``RdBu`` for differences, seaborn's
 ``colorblind`` palette for categories, and shape or line style as a second cue
 wherever colour carries meaning. Withheld cells are drawn in light grey and
 labelled with the one neutral label, never with a number.
@@ -14,12 +14,13 @@ from collections.abc import Callable
 from functools import wraps
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from culture.boundary.release import RELEASED, SUPPRESSED_LABEL, Release, unit_paths
+from culture.boundary.release import RELEASED, Release, unit_paths
 
 PALETTE = sns.color_palette("colorblind")
 WITHHELD = "#d9d9d9"
@@ -36,9 +37,19 @@ def themed(fn: Callable[..., Figure]) -> Callable[..., Figure]:
         rc = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.95)}
         with matplotlib.rc_context(rc):
             fig = fn(*args, **kwargs)
-            fig.tight_layout()
+            if fig is not None:
+                fig.tight_layout()
         return fig
     return inner
+
+
+def svg(fig: Figure) -> str:
+    """SVG markup of a figure with text kept as text (deterministic ids, no date)."""
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "culture"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    code = buf.getvalue()
+    return code[code.index("<svg"):]
 
 
 def png(fig: Figure, *, dpi: int = 110) -> bytes:
@@ -58,54 +69,78 @@ def _short(names: dict[str, str], key: str) -> str:
 
 @themed
 def score_heatmap(release: Release, constructs: pd.DataFrame, *, level: int | None = None,
-                  max_units: int = 40) -> Figure:
-    """Units x constructs heatmap of released means; withheld cells grey and marked."""
+                  under: str | None = None, spread: float = 0.4, max_units: int = 60) -> Figure | None:
+    """Units x constructs: each cell the released mean and its n, coloured by the difference
+    from the organisation (diverging, colour-blind safe); withheld cells grey and marked.
+
+    ``under`` draws that unit and everything below it (any level, teams included);
+    otherwise the organisation down to ``level``. Colour saturates at +-``spread``."""
     scores = release.table("scores")
     units = release.table("units")
-    if level is None:
-        level = 1 if (units["level"] == 1).any() else 0
-    keep = units[(units["level"] <= level)].sort_values(["level", "unit_id"]).head(max_units)
+    root = units.loc[units["parent_id"].isna(), "unit_id"].iloc[0]
+    paths = unit_paths(release)
+    if under is not None and under != root:
+        prefix = paths.get(under, under)
+        keep = units[units["unit_id"].map(lambda u: u == under or paths.get(u, "").startswith(prefix + " \u203a "))]
+        if len(keep) < 2:
+            return None
+    else:
+        level = 2 if level is None else level
+        keep = units[units["level"] <= level]
+    keep = keep.assign(path=keep["unit_id"].map(paths)).sort_values(["path"], kind="stable")
+    top = under if under is not None and under != root else root
+    keep = pd.concat([keep[keep["unit_id"] == top], keep[keep["unit_id"] != top]])
+    keep = keep.head(max_units)
     names = dict(zip(constructs["measure"], constructs["name"], strict=True))
     order = constructs.sort_values("headline", ascending=False, kind="stable")["measure"].tolist()
     cells = scores[scores["unit_id"].isin(keep["unit_id"]) & scores["measure"].isin(order)]
-    grid = cells.pivot_table(index="unit_id", columns="measure", values="mean", aggfunc="first")
-    grid = grid.reindex(index=keep["unit_id"], columns=order)
-    shown = cells.assign(ok=cells["status"] == RELEASED).pivot_table(
-        index="unit_id", columns="measure", values="ok", aggfunc="first").reindex_like(grid).fillna(False)
-    values = grid.where(shown.astype(bool))
-    unit_names = unit_paths(release)  # names repeat across sites: label by path
-    fig = Figure(figsize=(1.0 * len(order) + 3, 0.42 * len(keep) + 2.2))
+    shown = cells[cells["status"] == RELEASED]
+    means = shown.pivot_table(index="unit_id", columns="measure", values="mean", aggfunc="first")
+    means = means.reindex(index=keep["unit_id"], columns=order)
+    ns = shown.pivot_table(index="unit_id", columns="measure", values="n", aggfunc="first")
+    ns = ns.reindex(index=keep["unit_id"], columns=order)
+    org = scores[(scores["unit_id"] == root) & (scores["status"] == RELEASED)].set_index("measure")["mean"]
+    diff = means.astype(float) - org.reindex(order).astype(float).to_numpy()[None, :]
+    labels = means.astype(float).map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
+    labels = labels + ns.map(lambda v: "" if pd.isna(v) else f"\nn={int(v)}")
+    top_path = paths.get(top, "") if top != root else ""
+    rows = [paths.get(u, u) if u == top or not top_path else paths.get(u, u)[len(top_path) + 3:]
+            for u in means.index]
+    fig = Figure(figsize=(9.5, 0.46 * len(keep) + 2.2))
     ax = fig.subplots()
     ax.set_facecolor(WITHHELD)
-    sns.heatmap(values.astype(float), ax=ax, cmap="cividis", vmin=2.5, vmax=4.5, annot=True, fmt=".1f",
-                linewidths=0.5, linecolor="white", cbar_kws={"label": "mean score (1-5)", "shrink": 0.6},
-                annot_kws={"fontsize": 9})
-    for y, unit in enumerate(values.index):
-        for x, m in enumerate(values.columns):
-            if pd.isna(values.loc[unit, m]):
+    sns.heatmap(diff, ax=ax, cmap="RdBu", center=0, vmin=-spread, vmax=spread, annot=labels, fmt="",
+                linewidths=0.5, linecolor="white", annot_kws={"fontsize": 8},
+                cbar_kws={"label": "difference from the organisation", "shrink": 0.6})
+    for y, unit in enumerate(means.index):
+        for x, m in enumerate(means.columns):
+            if pd.isna(means.loc[unit, m]):
                 ax.text(x + 0.5, y + 0.5, "\u2013", ha="center", va="center", color="#555555", fontsize=9)
-    ax.set_xticklabels([_wrap(_short(names, m), 14) for m in values.columns], rotation=0, fontsize=8)
-    ax.set_yticklabels([unit_names.get(u, u) for u in values.index], rotation=0, fontsize=8)
+    ax.set_xticks(np.arange(len(order)) + 0.5, [_wrap(_short(names, m), 11) for m in order],
+                  rotation=0, fontsize=8)
+    ax.set_yticks(np.arange(len(means.index)) + 0.5, [_wrap(r, 30) for r in rows], rotation=0, fontsize=8)
+    ax.xaxis.tick_top()
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(f"Scores by unit, {release.wave}  (\u2013 = {SUPPRESSED_LABEL.lower()})", fontsize=10,
-                 loc="left")
     return fig
 
 
 @themed
-def unit_vs_org(release: Release, unit_id: str, constructs: pd.DataFrame) -> Figure:
+def unit_vs_org(release: Release, unit_id: str, constructs: pd.DataFrame, *,
+                scale: tuple[int, int] = (1, 5), xlabel: str = "mean score, 95% CI") -> Figure:
     """A unit's construct means with 95% CIs beside the organisation's."""
     scores = release.table("scores")
     units = release.table("units")
     root = units.loc[units["parent_id"].isna(), "unit_id"].iloc[0]
     names = dict(zip(constructs["measure"], constructs["name"], strict=True))
     order = constructs["measure"].tolist()
-    fig = Figure(figsize=(7.5, 0.45 * len(order) + 1.4))
+    fig = Figure(figsize=(7.5, 0.45 * len(order) + 1.6))
     ax = fig.subplots()
     y = np.arange(len(order))
     for offset, (who, colour, marker, label) in enumerate(
             ((unit_id, PALETTE[0], "o", "this unit"), (root, PALETTE[1], "s", "organisation"))):
+        if offset and who == unit_id:
+            continue
         rows = scores[(scores["unit_id"] == who)].set_index("measure").reindex(order)
         ok = rows["status"] == RELEASED
         ys = y[ok.to_numpy()] + (0.15 if offset else -0.15)
@@ -116,21 +151,21 @@ def unit_vs_org(release: Release, unit_id: str, constructs: pd.DataFrame) -> Fig
         ax.errorbar(m, ys, xerr=err, fmt=marker, color=colour, label=label, capsize=3, markersize=6)
         for yy in y[~ok.to_numpy()]:
             if who == unit_id:
-                ax.text(1.05, yy - 0.15, SUPPRESSED_LABEL, fontsize=7, color="#555555", va="center")
+                ax.text(scale[0] + 0.05, yy - 0.15, "not reported", fontsize=7, color="#555555", va="center")
     ax.set_yticks(y, [_wrap(_short(names, m), 34) for m in order], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlim(1, 5)
-    ax.set_xlabel("mean score (1 = strongly disagree, 5 = strongly agree), 95% CI")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / len(order)), ncol=2, fontsize=8,
+    ax.set_xlim(scale[0], scale[1])
+    ax.set_xlabel(_wrap(xlabel, 70), fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14 - 0.6 / len(order)), ncol=2, fontsize=8,
               frameon=False)
     return fig
 
 
 @themed
 def trend_lines(releases: dict[str, Release], unit_id: str, measures: list[str],
-                names: dict[str, str]) -> Figure:
+                names: dict[str, str], *, ylabel: str = "mean score, 95% CI") -> Figure:
     """Released means of a unit over waves with 95% CI bands; withheld waves leave a gap."""
-    fig = Figure(figsize=(7.5, 3.6))
+    fig = Figure(figsize=(8.5, 3.6))
     ax = fig.subplots()
     waves = sorted(releases)
     styles = ["-", "--", ":", "-."]
@@ -148,8 +183,8 @@ def trend_lines(releases: dict[str, Release], unit_id: str, measures: list[str],
         ax.plot(x, df["mean"], styles[i % 4], marker="o", color=colour, label=_short(names, m))
         ax.fill_between(x, df["lo"].astype(float), df["hi"].astype(float), color=colour, alpha=0.15)
     ax.set_xticks(np.arange(len(waves)), waves, fontsize=8)
-    ax.set_ylabel("mean score, 95% CI")
-    ax.legend(fontsize=8, loc="best")
+    ax.set_ylabel(_wrap(ylabel, 40), fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
 
@@ -174,30 +209,41 @@ def control_chart(charts: pd.DataFrame, unit_id: str, measure: str, title: str) 
 
 
 @themed
-def rate_ratio_forest(models: pd.DataFrame, names: dict[str, str], outcome_words: dict[str, str]
-                      ) -> Figure:
-    """Rate ratios per one-point change with 95% CIs (log scale), within vs between units."""
+def rate_ratio_forest(models: pd.DataFrame, names: dict[str, str], *, alpha: float = 0.05) -> Figure:
+    """Rate ratios per one-point higher score with 95% CIs (log scale), within and between
+    units; filled markers survived the FDR correction (``q``), hollow ones did not."""
     d = models[models["rate_ratio"].notna()].copy()
-    d["label"] = [f"{_short(names, t)} \u2192 {outcome_words.get(o, o)}"
+    d["label"] = [f"{_short(names, t)} \u2192 {names.get(o, o)}"
                   for t, o in zip(d["term"], d["outcome"], strict=True)]
     labels = list(dict.fromkeys(d["label"]))
-    fig = Figure(figsize=(8, 0.5 * max(len(labels), 2) + 1.6))
+    fig = Figure(figsize=(8.5, 0.42 * max(len(labels), 2) + 1.8))
     ax = fig.subplots()
-    markers = {"between": ("s", PALETTE[1]), "within": ("o", PALETTE[0])}
-    for comp, (marker, colour) in markers.items():
+    markers = {"between": ("s", PALETTE[1], "between units"), "within": ("o", PALETTE[0], "within a unit")}
+    q = d["q"] if "q" in d else pd.Series(np.nan, index=d.index)
+    for comp, (marker, colour, word) in markers.items():
         part = d[d["component"] == comp]
         if part.empty:
             continue
         y = np.array([labels.index(lab) for lab in part["label"]]) + (0.15 if comp == "between" else -0.15)
         rr = part["rate_ratio"].to_numpy(float)
         err = np.vstack([rr - part["ci_low"].to_numpy(float), part["ci_high"].to_numpy(float) - rr])
-        ax.errorbar(rr, y, xerr=err, fmt=marker, color=colour, capsize=3, label=f"{comp} units")
+        sig = (q.loc[part.index] < alpha).to_numpy()
+        ax.errorbar(rr, y, xerr=err, fmt="none", ecolor=colour, capsize=3)
+        ax.scatter(rr[sig], y[sig], marker=marker, color=colour, s=36, zorder=3, label=word)
+        ax.scatter(rr[~sig], y[~sig], marker=marker, facecolors="white", edgecolors=colour, s=36,
+                   zorder=3, label=f"{word}, not beyond chance")
     ax.axvline(1, color="black", lw=1)
     ax.set_xscale("log")
-    ax.set_yticks(np.arange(len(labels)), [_wrap(lab, 46) for lab in labels], fontsize=8)
+    lo = float(np.nanmin(d["ci_low"])) if len(d) else 0.5
+    hi = float(np.nanmax(d["ci_high"])) if len(d) else 2.0
+    ticks = [t for t in (0.1, 0.2, 0.33, 0.5, 0.67, 1, 1.5, 2, 3, 5, 10) if lo * 0.8 <= t <= hi * 1.25] or [1]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_yticks(np.arange(len(labels)), [_wrap(lab, 44) for lab in labels], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("rate ratio per one-point higher score (95% CI, log scale); < 1 = fewer events")
-    ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel("rate ratio per one-point higher score (95% CI, log scale)\n"
+                  "below 1 = fewer events", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
 

@@ -14,6 +14,9 @@ The generator plants everything an analysis should find, and returns it in
 * data-quality noise: item non-response, partial responses, straight-liners,
   speeders and duplicate submissions;
 * planted change events and a leader-versus-staff perception gap;
+* free-text comments with planted themes tied to the change events: where a
+  construct drops, people write more complaints about it from the event's wave on,
+  where it rises, more praise (:data:`PLANTED_COMMENTS`);
 * an outcome index driven by constructs with known weights (driver ranking);
 * quality outcomes per department and quarter (nonconformities found internally
   and by customers, audit findings, complaints with a production-volume exposure,
@@ -120,11 +123,24 @@ class SyntheticOrganisation:
         return self.units[self.units[F.WAVE] == wave].drop(columns=F.WAVE).reset_index(drop=True)
 
 
-def expected_code(eta: np.ndarray, loading: float) -> np.ndarray:
-    """E[keyed code | latent eta] for the ordinal threshold model (codes 1..5)."""
+def scale_cuts(n_categories: int) -> np.ndarray:
+    """Thresholds of the ordinal model for a scale of ``n_categories`` answers: the five-point
+    cuts themselves, else cuts spread over the same cumulative probabilities (a 7-point
+    scale gets the same skew towards agreement)."""
+    if n_categories == len(THRESHOLDS) + 1:
+        return THRESHOLDS
+    from scipy import stats
+
+    x = np.linspace(0, len(THRESHOLDS) - 1, n_categories - 1)
+    return stats.norm.ppf(np.interp(x, np.arange(len(THRESHOLDS)), stats.norm.cdf(THRESHOLDS)))
+
+
+def expected_code(eta: np.ndarray, loading: float, *, cuts: np.ndarray = THRESHOLDS,
+                  lo: int = 1) -> np.ndarray:
+    """E[keyed code | latent eta] for the ordinal threshold model (codes lo..lo+len(cuts))."""
     resid = np.sqrt(1 - loading**2)
     eta = np.asarray(eta, dtype="float64")[..., None]
-    return 1 + ndtr((loading * eta - THRESHOLDS) / resid).sum(axis=-1)
+    return lo + ndtr((loading * eta - cuts) / resid).sum(axis=-1)
 
 
 # Variance of a construct's latent score (person 0.8, team 0.4, wave noise 0.35, all x 0.9).
@@ -176,19 +192,25 @@ def make_organisation(instrument: Instrument, config: SynthConfig | None = None)
     driver_weights = {k: v for k, v in driver_weights.items() if k in culture}
 
     latent = _latent(people, units, cfg, rng, constructs, culture, events, leader_gap, driver_weights)
-    responses = _responses(people, latent, instrument, cfg, rng)
-    expected = _expected_events(events, people, units, latent, cfg)
-    unit_scores = _unit_scores(people, latent, units, cfg, constructs)
+    responses = _responses(people, latent, instrument, cfg, rng, _comment_plants(events, people, units))
+    lo, hi = instrument.scale.min, instrument.scale.max
+    scale = (scale_cuts(hi - lo + 1), lo)
+    expected = _expected_events(events, people, units, latent, cfg, scale)
+    unit_scores = _unit_scores(people, latent, units, cfg, constructs, scale)
 
+    # Planted on the shipped constructs; another instrument's culture constructs stand in,
+    # in order, for the ones it does not have.
+    stand_in = _stand_ins(culture)
     coefficients = {
-        "nonconformity_customer": {"ownership": -0.5},
-        "nonconformity_internal": {"speaking_up": 0.3},
-        "complaint": {"ownership": -0.35, "communication": -0.25},
-        "audit_finding": {"compliance_risk": -0.4},
+        "nonconformity_customer": {stand_in("ownership"): -0.5},
+        "nonconformity_internal": {stand_in("speaking_up"): 0.3},
+        "complaint": {stand_in("ownership"): -0.35, stand_in("communication"): -0.25},
+        "audit_finding": {stand_in("compliance_risk"): -0.4},
     }
-    capa = {"intercept": 40.0, "continuous_improvement": -8.0, "sd": 6.0}
+    capa = {"intercept": 40.0, stand_in("continuous_improvement"): -8.0, "sd": 6.0}
     nb_alpha = 0.25
-    events_df, exposure = _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng)
+    events_df, exposure = _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng,
+                                   centre=lo + 0.625 * (hi - lo))
     headcount = (people.groupby([F.WAVE, F.UNIT]).size().rename("invited").reset_index())
 
     truth = Truth(
@@ -368,20 +390,41 @@ def _latent(people, units, cfg, rng, constructs, culture, events, leader_gap, dr
     return pd.DataFrame(eta, columns=constructs, index=people.index)
 
 
-def _expected_events(events, people, units, latent, cfg) -> tuple[ChangeEvent, ...]:
+def _stand_ins(culture: list[str]):
+    """Shipped construct id -> itself if the instrument has it, else a culture construct of
+    the instrument (the same id always gets the same stand-in)."""
+    spare = iter([c for c in culture if c not in SHIPPED_LINKS] * 4)
+    chosen: dict[str, str] = {}
+
+    def pick(name: str) -> str:
+        if name in culture:
+            return name
+        if name not in chosen:
+            chosen[name] = next(spare, culture[0])
+        return chosen[name]
+    return pick
+
+
+SHIPPED_LINKS = ("ownership", "speaking_up", "communication", "compliance_risk", "continuous_improvement")
+
+
+def _expected_events(events, people, units, latent, cfg, scale) -> tuple[ChangeEvent, ...]:
     """Translate latent shifts into expected score shifts for the affected people."""
+    cuts, lo = scale
     out = []
     for construct, root, wave, shift, text in events:
         affected = (people[F.WAVE] == wave).to_numpy() & _subtree_members(people, units, root)
         eta = latent.loc[affected, construct].to_numpy()
-        change = float(np.mean(expected_code(eta, cfg.loading) - expected_code(eta - shift, cfg.loading)))
+        change = float(np.mean(expected_code(eta, cfg.loading, cuts=cuts, lo=lo)
+                               - expected_code(eta - shift, cfg.loading, cuts=cuts, lo=lo)))
         out.append(ChangeEvent(construct, root, wave, shift, change, text))
     return tuple(out)
 
 
-def _unit_scores(people, latent, units, cfg, constructs) -> pd.DataFrame:
+def _unit_scores(people, latent, units, cfg, constructs, scale) -> pd.DataFrame:
     """True expected mean score of every unit's subtree per wave and construct."""
-    exp = pd.DataFrame(expected_code(latent.to_numpy(), cfg.loading), columns=constructs,
+    cuts, lo = scale
+    exp = pd.DataFrame(expected_code(latent.to_numpy(), cfg.loading, cuts=cuts, lo=lo), columns=constructs,
                        index=people.index)
     exp[F.WAVE] = people[F.WAVE].to_numpy()
     exp[F.UNIT] = people[F.UNIT].to_numpy()
@@ -412,7 +455,77 @@ _COMMENT_BITS = (
 )
 
 
-def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) -> pd.DataFrame:
+# More comments, spread over the instrument's themes, plus concerns no theme covers
+# (parking, the canteen) for the emergent topics. Drawn with a generator of their own,
+# so the answers and quality outcomes of a seed stay what they were.
+_MORE_COMMENTS = (
+    "The new calibration equipment has helped a lot.",
+    "We need more staff on the late shift.",
+    "Overtime every weekend is wearing people out.",
+    "Shortcuts are accepted when the deadline is close.",
+    "Managers should follow the same rules they ask of us.",
+    "People are still afraid to admit mistakes.",
+    "Good work is rarely recognised.",
+    "Senior management should visit the lines more often.",
+    "I am proud of the team and what we deliver.",
+    "The car park is always full; parking is a daily struggle.",
+    "Please add more parking spaces near the main gate.",
+    "Parking near the gate is a daily problem.",
+    "The canteen closes too early for a proper break.",
+    "The canteen food needs to get better.",
+)
+MORE_COMMENT_SHARE = 0.5
+# Planted with the change events (construct, direction of the shift): from the event's
+# wave on, this share of the affected people who comment write one of these instead.
+PLANTED_COMMENTS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("communication", -1): (
+        "Nobody explains why things change; we find out too late and it is frustrating.",
+        "Communication from management has got worse since the re-organisation.",
+        "We are not told about changes until they have already happened, which is frustrating.",
+        "We feel ignored: nobody informs us what the new structure means for our team.",
+        "Since the re-organisation information no longer reaches the shop floor.",
+        "Updates from the site meetings stopped; we hear the news from other teams, which is annoying.",
+    ),
+    ("ownership", 1): (
+        "Since the workshop we are trusted to decide how we run our line.",
+        "Being able to stop the line ourselves has been a great improvement.",
+        "We finally have the freedom to change our own work instructions.",
+        "Less waiting for approval: small decisions are ours now, and it works.",
+        "Our team owns the process now and people care more.",
+    ),
+}
+PLANTED_COMMENT_SHARE = 0.7
+
+
+def _comment_plants(events, people, units) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    """Per change event with a comment bank: the bank and who writes from it (people rows
+    in the event unit's subtree from its wave on)."""
+    widx = people[F.WAVE].map(F.wave_index).to_numpy()
+    out = []
+    for construct, root, wave, shift, _ in events:
+        bank = PLANTED_COMMENTS.get((construct, int(np.sign(shift))))
+        if bank:
+            out.append((bank, _subtree_members(people, units, root) & (widx >= F.wave_index(wave))))
+    return out
+
+
+def _comments(rng, side, m: int, share: float, planted) -> np.ndarray:
+    """One comment question's texts for ``m`` responses (None = no comment)."""
+    says = rng.random(m) < share
+    text = np.array(_COMMENT_BITS, dtype=object)[rng.integers(0, len(_COMMENT_BITS), m)]
+    contact = rng.random(m) < 0.03   # a few write contact details the release must redact
+    more = side.random(m) < MORE_COMMENT_SHARE
+    text = np.where(more, np.array(_MORE_COMMENTS, dtype=object)[side.integers(0, len(_MORE_COMMENTS), m)],
+                    text)
+    for bank, who in planted:
+        hit = who & (side.random(m) < PLANTED_COMMENT_SHARE)
+        text = np.where(hit, np.array(bank, dtype=object)[side.integers(0, len(bank), m)], text)
+    text = np.where(contact, text + " Call me on 0151 496 0123 or write to someone@example.org", text)
+    return np.where(says, text, None)
+
+
+def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng,
+               planted=()) -> pd.DataFrame:
     n = len(people)
     # Unit-level response propensity varies (some teams engage far more than others).
     units = people[F.UNIT].unique()
@@ -427,9 +540,10 @@ def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) ->
     item_construct = np.array([constructs.index(i.construct) for i in items])
     lam, resid = cfg.loading, np.sqrt(1 - cfg.loading**2)
     ystar = lam * eta[:, item_construct] + resid * rng.normal(size=(m, len(items)))
-    keyed = 1 + (ystar[:, :, None] > THRESHOLDS).sum(axis=2).astype("float64")
-    reverse = np.array([i.reverse for i in items])
     lo, hi = instrument.scale.min, instrument.scale.max
+    cuts = scale_cuts(hi - lo + 1)
+    keyed = lo + (ystar[:, :, None] > cuts).sum(axis=2).astype("float64")
+    reverse = np.array([i.reverse for i in items])
     codes = np.where(reverse, lo + hi - keyed, keyed)
 
     codes[rng.random(codes.shape) < cfg.item_nonresponse] = np.nan
@@ -442,7 +556,7 @@ def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) ->
     codes[partial[:, None] & (np.arange(len(items))[None, :] >= stop_at[:, None])] = np.nan
     finished[partial] = False
     straight = (kinds >= cfg.partial_share) & (kinds < cfg.partial_share + cfg.straightliner_share)
-    codes[straight] = 4.0
+    codes[straight] = float(lo + round(0.75 * (hi - lo)))  # "agree" down the page
     lo_speed = cfg.partial_share + cfg.straightliner_share
     speeder = (kinds >= lo_speed) & (kinds < lo_speed + cfg.speeder_share)
     codes[speeder] = rng.integers(lo, hi + 1, (int(speeder.sum()), len(items)))
@@ -469,13 +583,10 @@ def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) ->
     demo[F.DURATION] = duration
     demo[F.FINISHED] = finished
     out = pd.concat([demo, frame], axis=1)
+    side = np.random.default_rng([cfg.seed, 17])  # comment texts: a stream of their own
+    planted_resp = [(bank, who[responds]) for bank, who in planted]
     for j, c in enumerate(instrument.comments):
-        says = rng.random(m) < (0.35 if j == 0 else 0.2)
-        text = np.array(_COMMENT_BITS, dtype=object)[rng.integers(0, len(_COMMENT_BITS), m)]
-        contact = rng.random(m) < 0.03   # a few write contact details the release must redact
-        text = np.where(contact, text + " Call me on 0151 496 0123 or write to someone@example.org",
-                        text)
-        out[c.id] = np.where(says, text, None)
+        out[c.id] = _comments(rng, side, m, 0.35 if j == 0 else 0.2, planted_resp)
 
     # Duplicate submissions: a person submits twice in a wave (new response id).
     dups = []
@@ -493,7 +604,7 @@ def _responses(people, latent, instrument: Instrument, cfg: SynthConfig, rng) ->
 
 # --- quality outcomes -----------------------------------------------------------------------
 
-def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
+def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng, *, centre: float = 3.5):
     """Team-quarter outcomes from lagged true unit scores (known coefficients).
 
     Teams are the production lines where nonconformities are raised and exposure
@@ -504,6 +615,7 @@ def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
     base_exposure = pd.Series(np.round(rng.lognormal(np.log(4_000), 0.5, len(depts))), index=depts)
     base_rate = {"nonconformity_customer": 0.8, "nonconformity_internal": 3.0, "complaint": 0.6,
                  "audit_finding": 0.4}
+    ((driver, slope),) = [(k, v) for k, v in capa.items() if k not in ("intercept", "sd")]
     events, exposure = [], []
     for w_prev, w in zip(waves[:-1], waves[1:], strict=True):
         q_start = pd.Period(w.replace("Q", "-Q"), freq="Q").start_time
@@ -513,7 +625,7 @@ def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
             lag = scores.loc[(d, w_prev)]
             for outcome, coefs in coefficients.items():
                 log_mu = np.log(base_rate[outcome] * expo / 1000)
-                log_mu += sum(b * (lag[c] - 3.5) for c, b in coefs.items())
+                log_mu += sum(b * (lag[c] - centre) for c, b in coefs.items())
                 mu = np.exp(log_mu)
                 # Negative binomial as a gamma-Poisson mixture with dispersion nb_alpha.
                 count = rng.poisson(mu * rng.gamma(1 / nb_alpha, nb_alpha))
@@ -527,8 +639,8 @@ def _quality(units, unit_scores, waves, coefficients, capa, nb_alpha, rng):
             # CAPA: days to close depends on continuous improvement culture.
             for _ in range(int(rng.poisson(1.5))):
                 opened = q_start + pd.Timedelta(days=int(rng.integers(0, 90)))
-                days = max(2.0, capa["intercept"] + capa["continuous_improvement"]
-                           * (lag["continuous_improvement"] - 3.5) + rng.normal(0, capa["sd"]))
+                days = max(2.0, capa["intercept"] + slope * (lag[driver] - centre)
+                           + rng.normal(0, capa["sd"]))
                 events.append({"event_id": f"CA-{len(events) + 1:05d}", "kind": "capa", F.UNIT: d,
                                "opened": opened, "closed": opened + pd.Timedelta(days=round(days)),
                                "due": opened + pd.Timedelta(days=45), "severity": "major",
