@@ -98,7 +98,8 @@ def index_page(bundle: Bundle, jobs: list[Job], exports: list[str]) -> str:
     meeting_list = "".join(f'<li><a href="{html.escape(e)}">{html.escape(d)}</a></li>' for e, d in meeting)
     briefs = "".join(f'<li><a href="{html.escape(j.output)}">{html.escape(j.title[7:])}</a></li>'
                      for j in jobs if j.notebook == UNIT_NOTEBOOK)
-    files = "".join(f'<li><a href="{html.escape(e)}">{html.escape(e)}</a></li>'
+    files = "".join(f'<li><a href="{html.escape(e)}">{html.escape(EXPORT_NAMES.get(e, e))}</a> '
+                    f'<span class="culture-note">({html.escape(e)})</span></li>'
                     for e in exports if e not in dict(MEETING))
     body = (f"<h1>{html.escape(wording.title(bundle))} &mdash; {html.escape(bundle.wave)}</h1>"
             f"{sections.headline_numbers(bundle).data}"
@@ -110,6 +111,15 @@ def index_page(bundle: Bundle, jobs: list[Job], exports: list[str]) -> str:
             + f"<h2>Unit briefs</h2><ul class='units'>{briefs}</ul><h2>Exports</h2><ul>{files}</ul>")
     return page(f"Culture report pack {bundle.wave}", body)
 
+
+# What each export holds, in words (the file name follows in brackets).
+EXPORT_NAMES = {
+    "release.csv": "Released scores, items and response rates for analysts (CSV)",
+    "release.xlsx": "Released scores, items and response rates for analysts (Excel)",
+    "iso_evidence.csv": "ISO 9001 evidence table (CSV)",
+    "iso_evidence.xlsx": "ISO 9001 evidence table (Excel)",
+    "findings.csv": "Every finding of this quarter with its numbers (CSV)",
+}
 
 # Files for the management review meeting, listed apart on the index page.
 MEETING = (("management_review.pptx", "Management review deck (PowerPoint)"),

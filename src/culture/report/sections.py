@@ -259,14 +259,17 @@ def linkage_lead(bundle: Bundle) -> HTML:
     if m.empty or m["rate_ratio"].notna().sum() == 0:
         fits = bundle.table("linkage_fits") if bundle.has("linkage_fits") else pd.DataFrame()
         count = fits[fits["model"] == "count"] if not fits.empty else fits
-        if not bundle.has("quality_panel"):
-            why = "no quality register is loaded"
+        if not bundle.has("quality_panel") or not has_registers(bundle.table("quality_panel")):
+            why = ("no quality register or production volume has been imported (culture ingest "
+                   "quality, culture ingest exposure)")
         elif not count.empty:
             why = str(count["reason"].iloc[0])
         else:
             why = "no count outcome has register entries"
-        return note(f"No culture–quality model was estimated this quarter: {why}. The site roll-up "
-                    "below still shows the registers.")
+        return note(f"No culture–quality model was estimated this quarter: {why}."
+                    + (" The site roll-up below still shows the registers."
+                       if bundle.has("quality_panel") and has_registers(bundle.table("quality_panel"))
+                       else ""))
     fig = plots.rate_ratio_forest(m[m["term"].isin(bundle.table("constructs")["measure"])], names(bundle))
     f = bundle.table("findings") if bundle.has("findings") else pd.DataFrame()
     links = f[f["kind"] == "linkage"] if not f.empty else f
@@ -287,7 +290,7 @@ def linkage_lead(bundle: Bundle) -> HTML:
 def site_rollup(bundle: Bundle, *, quarters: int = 4) -> HTML:
     """Quality outcomes per site over the last quarters: events per 1,000 units produced."""
     panel = bundle.table("quality_panel") if bundle.has("quality_panel") else pd.DataFrame()
-    if panel.empty or "exposure" not in panel:
+    if not has_registers(panel) or "exposure" not in panel:
         return note("No quality register is loaded, so there is no site roll-up of quality outcomes.")
     units = bundle.release.table("units").set_index("unit_id")
     parent = units["parent_id"].to_dict()
@@ -366,8 +369,9 @@ def wording_outcome(o: str) -> str:
 def quality_figure(bundle: Bundle, unit_id: str) -> HTML:
     """The unit's quality outcomes over time, or a sentence when the registers do not cover it."""
     panel = bundle.table("quality_panel") if bundle.has("quality_panel") else pd.DataFrame()
-    if panel.empty:
-        return note("No quality register is loaded for this workspace.")
+    if not has_registers(panel):
+        return note("No quality register (nonconformities, audit findings, complaints) and no "
+                    "production volume have been imported, so quality outcomes are not shown.")
     below = subtree(bundle, unit_id)
     mine = panel[panel["unit_id"].isin(below) & (panel["quarter"].astype(str) <= bundle.wave)]
     if mine.empty:
@@ -379,6 +383,16 @@ def quality_figure(bundle: Bundle, unit_id: str) -> HTML:
                      "produced (register data, not survey answers)."),
                 figure(plots.quality_over_time(summed, unit_id, series),
                        alt="Quality outcomes per quarter for this unit, per 1,000 units produced"))
+
+
+def has_registers(panel: pd.DataFrame) -> bool:
+    """Whether any register event or exposure was imported: without them the panel holds
+    zeros by construction, and a chart of zeros would read as 'no problems'."""
+    if panel.empty:
+        return False
+    events = [c for c in ("nc_total", "audit_total", "complaints", "capa_closed") if c in panel]
+    exposure = panel["exposure"] if "exposure" in panel else pd.Series(dtype=float)
+    return bool(panel[events].fillna(0).to_numpy().any()) or bool(exposure.notna().any())
 
 
 def subtree(bundle: Bundle, unit_id: str) -> set[str]:
@@ -505,8 +519,8 @@ def participation_section(bundle: Bundle) -> HTML:
 # --------------------------------------------------------------------------- comments
 
 
-def comments_section(bundle: Bundle, unit_id: str, *, limit: int = 12) -> HTML:
-    """The unit's released comments, per question (redacted, in a shuffled order)."""
+def comments_section(bundle: Bundle, unit_id: str) -> HTML:
+    """Every released comment of the unit, per question (redacted, in a shuffled order)."""
     c = bundle.release.table("comments")
     c = c[c["unit_id"] == unit_id]
     k = bundle.release.thresholds.comments
@@ -519,10 +533,8 @@ def comments_section(bundle: Bundle, unit_id: str, *, limit: int = 12) -> HTML:
     for q, rows in c.groupby("question", sort=True):
         parts.append(f"<h3>{html.escape(str(questions.get(q, q)))}</h3>")
         items = "".join(f"<li>{html.escape(str(t))}</li>"
-                        for t in rows.sort_values("position")["text"].head(limit))
-        more = len(rows) - min(len(rows), limit)
-        parts.append(f"<ul>{items}</ul>" + (f"<p class='culture-note'>{more} more in the exports.</p>"
-                                            if more > 0 else ""))
+                        for t in rows.sort_values("position")["text"])
+        parts.append(f"<ul>{items}</ul>")
     return join(*parts)
 
 
