@@ -268,3 +268,26 @@ def test_fmt_override(inst):
         read_responses(FIX / "qualtrics_current.csv", inst, fmt="csv")
     p = read_responses(FIX / "generic_ids.csv", inst, fmt="csv")
     assert p.format == "csv"
+
+
+def test_a_mapped_identifying_column_is_kept_and_named(inst, tmp_path):
+    """A Qualtrics panel carries the employee id in ExternalReference: mapped to
+    respondent, the reader keeps it (instead of dropping it as identifying) and the
+    import says which column each id came from."""
+    import csv
+
+    with (FIX / "qualtrics_current.csv").open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    ext, emp = rows[0].index("ExternalReference"), rows[0].index("employee_id")
+    for row in rows[3:]:  # the panel's ids sit in ExternalReference; employee_id is unused
+        row[ext], row[emp] = row[emp], ""
+    export = tmp_path / "panel.csv"
+    with export.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    p = read_responses(export, inst, mapping={
+        "columns": {"ExternalReference": "respondent", "employee_id": "ignore"}})
+    assert "ExternalReference" not in p.dropped_columns
+    assert p.accepted["respondent"].notna().sum() >= 2
+    ids = dict(p.id_columns)
+    assert ids["respondent id"] == "M (ExternalReference)"
+    assert ids["response id"].endswith("(ResponseId)")

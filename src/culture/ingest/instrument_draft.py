@@ -131,7 +131,13 @@ def _slug(text: str, limit: int = 30, *, drop: int = 0) -> str:
             break
         out = f"{out}_{w}" if out else w
     out = re.sub(r"[^a-z0-9_]", "", out)
+    if out in _YAML_WORDS:  # "How true is this?" -> true: YAML would read a boolean
+        out = f"{out}_q"
     return out if out[:1].isalpha() else ""
+
+
+# Plain words YAML 1.1 reads as booleans or null when unquoted.
+_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null"})
 
 
 def _shared_words(stems: list[str]) -> int:

@@ -588,6 +588,8 @@ def method_section(bundle: Bundle) -> HTML:
                             "cells checked": "" if a.get("cells_checked") is None else f"{a['cells_checked']:,}",
                             "built this run": "no (published release reused)" if a.get("reused") else "yes"}
                            for w, a in sorted(audit.items())])
+    if not audits.empty and (audits["cells checked"] == "").all():  # reused releases: not re-counted
+        audits = audits.drop(columns="cells checked")
     inputs = pd.DataFrame([{"file": i["file"], "kind": i["kind"], "wave": i.get("wave") or "",
                             "SHA-256": str(i["sha256"])[:16] + "…"} for i in meta.get("inputs") or []])
     guide = "".join(f"<li><b>{html.escape(a)}</b>: {html.escape(b)}.</li>" for a, b in VERDICT_GUIDE)

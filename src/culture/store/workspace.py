@@ -20,6 +20,11 @@ Guarantees
 * Connections live only for one operation. DuckDB holds an exclusive file
   lock for a read-write connection; a second process gets
   :class:`~culture.errors.WorkspaceLockedError` and changes nothing.
+
+Length: this module is the ``Workspace`` class (about 850 lines) because each public
+method is the transaction boundary of one operation; the steps inside them live in
+``response_import``, ``register_import``, ``release_ledger``, ``access_store`` and
+``archive``, and new kinds of workspace data get their own module the same way.
 """
 
 from __future__ import annotations
@@ -51,7 +56,14 @@ from culture.errors import (
 )
 from culture.files import sha256_file, write_json_atomic
 from culture.measure.instrument import Instrument, load_instrument
-from culture.store import access_store, archive, permissions, release_ledger, response_import
+from culture.store import (
+    access_store,
+    actions_store,
+    archive,
+    permissions,
+    release_ledger,
+    response_import,
+)
 from culture.store.db import (
     insert_frame,
     is_lock_error,
@@ -496,6 +508,23 @@ class Workspace:
     def access_list(self, wave: str) -> pd.DataFrame:
         """The access list in force at ``wave`` (:func:`culture.store.access_store.read_access`)."""
         return access_store.read_access(self, wave)
+
+    def ingest_actions(self, path: str | os.PathLike[str], instrument: Instrument | str,
+                       **options: Any) -> ImportReport:
+        """Import an actions register (``mapping``, ``dry_run``; actions_store)."""
+        return actions_store.ingest_actions(self, path, _instrument(instrument), **options)
+
+    def add_action(self, instrument: Instrument | str, **fields: Any) -> str:
+        """Record one open action; returns its id (:func:`actions_store.add_action`)."""
+        return actions_store.add_action(self, _instrument(instrument), **fields)
+
+    def close_action(self, action_id: str, *, closed: Any) -> None:
+        """Close an open action on a date (a new entry: the history is kept)."""
+        actions_store.close_action(self, action_id, closed=closed)
+
+    def actions(self, *, history: bool = False) -> pd.DataFrame:
+        """Each action's latest entry (``history=True``: every entry; actions_store)."""
+        return actions_store.read_actions(self, history=history)
 
     def _ingest_path(self, path: str | os.PathLike[str], kind: str, reader: Any, *,
                      wave: str | None = None, quality_kind: str | None = None,
