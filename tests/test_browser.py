@@ -116,3 +116,66 @@ def test_briefs_print_to_pdf(small_pack, tmp_path):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 10_000
     assert not (copy / ".chromium").exists()  # the browser profile is not left in the pack
+
+
+NOT_FOR_PEOPLE = r"\b(nan|NaN|None|null|undefined)\b"
+
+
+def _raw_ids(bundle_units, constructs) -> list[str]:
+    """Ids a reader must never see: unit ids and construct ids that are not plain words."""
+    return sorted({*map(str, bundle_units), *(c for c in constructs if "_" in c)}, key=len,
+                  reverse=True)
+
+
+def _every_page(browser, folder, raw_ids):
+    import re
+
+    problems = []
+    targets: dict[str, set[str]] = {}
+    links = []
+    for path in sorted(folder.rglob("*.html")):
+        page, errors = _open(browser, path.as_uri())
+        name = str(path.relative_to(folder))
+        text = page.locator("body").inner_text()
+        for word in sorted(set(re.findall(NOT_FOR_PEOPLE, text))):
+            problems.append(f"{name}: '{word}' on the page")
+        for raw in raw_ids:
+            if re.search(rf"(?<![\w-]){re.escape(raw)}(?![\w-])", text):
+                problems.append(f"{name}: raw id {raw!r} on the page")
+        unlabelled = page.evaluate("[...document.querySelectorAll('svg[role=img]')]"
+                                   ".filter(s => !(s.getAttribute('aria-label') || '').trim()).length"
+                                   " + [...document.images].filter(i => !i.alt.trim()).length")
+        if unlabelled:
+            problems.append(f"{name}: {unlabelled} figure(s) without alt text")
+        overlaps = page.evaluate(OVERLAPPING_LABELS)
+        if overlaps:
+            problems.append(f"{name}: overlapping labels {overlaps[:5]}")
+        if errors:
+            problems.append(f"{name}: console errors {errors}")
+        targets[path.resolve().as_uri()] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        links += [(name, h) for h in page.eval_on_selector_all("a[href*='#']", "els => els.map(e => e.href)")]
+        page.close()
+    for name, href in links:
+        url, _, anchor = href.partition("#")
+        if url in targets and anchor not in targets[url]:
+            problems.append(f"{name}: link to #{anchor} resolves nowhere")
+    return problems, links
+
+
+def test_every_page_of_the_pack_reads_cleanly(browser, small_pack, instrument):
+    result, ws, _ = small_pack
+    units = ws.org(result.manifest["wave"])["unit_id"]
+    problems, links = _every_page(browser, result.folder,
+                                  _raw_ids(units, [c.id for c in instrument.constructs]))
+    assert not problems, "\n".join(problems)
+    assert any("#finding-" in h for _, h in links)  # finding ids are links, and they resolve
+
+
+def test_every_page_of_a_second_instruments_pack_reads_cleanly(browser, second_pack):
+    result, ws, inst = second_pack
+    units = ws.org(result.manifest["wave"])["unit_id"]
+    problems, _ = _every_page(browser, result.folder,
+                              _raw_ids(units, [c.id for c in inst.constructs]))
+    assert not problems, "\n".join(problems)
+    text = (result.folder / "org_report.html").read_text(encoding="utf-8")
+    assert "Clarity of priorities" in text and "Plant pulse check" in text
