@@ -164,7 +164,7 @@ def test_a_schema_2_workspace_gets_the_access_table(tmp_path):
         con.execute("DELETE FROM schema_version")
         con.execute("INSERT INTO schema_version VALUES (2, now())")
     again = Workspace.open(ws.root)
-    assert again.status()["schema_version"] == store_mod.SCHEMA_VERSION == 3
+    assert again.status()["schema_version"] == store_mod.SCHEMA_VERSION == 4
     with pytest.raises(ConfigError, match="no access list"):
         again.access_list("2026Q1")                      # the table exists, empty
 

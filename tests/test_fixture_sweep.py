@@ -17,7 +17,8 @@ DATA = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.suffix.lower()
 SECOND = FIXTURES / "instruments" / "plant-pulse.yaml"
 KINDS = (["ingest", "responses"], ["ingest", "org"], ["ingest", "headcount"],
          ["ingest", "quality", "--kind", "nonconformity"], ["ingest", "exposure"],
-         ["access", "import"])
+         ["access", "import"], ["ingest", "actions"])
+NO_WAVE = {"exposure", "actions"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_no_internal_error_on_any_fixture(path, workspace, tmp_path, capsys):
     crashed = []
     for instrument in (None, SECOND):
         base = ["--workspace", str(workspace)] + (["--instrument", str(instrument)] if instrument else [])
-        runs = [[*kind, str(path), "--dry-run", *([] if kind[1] == "exposure" else
+        runs = [[*kind, str(path), "--dry-run", *([] if kind[1] in NO_WAVE else
                                                   ["--wave", "2026Q1"])] for kind in KINDS]
         runs += [["mapping", "draft", str(path)]]
         if instrument:  # only what reads the instrument runs twice

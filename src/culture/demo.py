@@ -172,4 +172,33 @@ def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
     result = run_report(ws, instrument, wave, reports_dir=reports, workers=workers,
                         progress=lambda msg: out(f"  {msg}"))
     out(f"\nReport pack: {result.index.resolve()}")
+    _publish_sample(ws, instrument, wave, root, reports, out)
     return result.index
+
+
+def sample_access_list(org: pd.DataFrame, path: Path) -> Path:
+    """A made-up access list: a leader for the organisation, every site and every department
+    (each their subtree), an executive (the whole organisation) and an HR analyst."""
+    rows = [{"person_id": f"L-{u.unit_id}", "email": f"lead.{u.unit_id.lower()}@example.org",
+             "role": "leader", "unit_id": u.unit_id, "scope": "subtree"}
+            for u in org.itertuples() if int(u.level) <= 2]
+    rows += [{"person_id": "E-1", "email": "ceo@example.org", "role": "executive"},
+             {"person_id": "H-1", "email": "people.analytics@example.org", "role": "hr"}]
+    pd.DataFrame(rows, columns=["person_id", "email", "role", "unit_id", "scope"]) \
+        .to_csv(path, index=False)
+    return path
+
+
+def _publish_sample(ws: Workspace, instrument: Instrument, wave: str, root: Path,
+                    reports: str | Path, out: Callable[[str], None]) -> None:
+    """Import a sample access list and publish one folder per person (docs/publishing.md)."""
+    from culture.pipeline import publish_wave
+
+    access = sample_access_list(ws.org(wave), root / "exports" / "access-list.csv")
+    ws.ingest_access(access, wave=wave)
+    result = publish_wave(ws, instrument, wave, reports_dir=reports, out_dir=root / "published")
+    roles = pd.Series([s.recipient.role for s in result.plan.shares]).value_counts()
+    briefs = sum(len(s.briefs) for s in result.plan.shares)
+    out(f"\nPublished for {len(result.plan.shares)} people from the sample access list "
+        f"({', '.join(f'{n} {r}' for r, n in roles.items())}; {briefs} briefs in all): "
+        f"{result.folder.resolve()}")

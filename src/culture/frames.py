@@ -31,6 +31,13 @@ Quality events (one row per register entry)
 ``due``, ``severity``, ``detected`` (``internal`` or ``customer``)
 
 Exposure: ``unit_id``, ``quarter`` (``YYYYQn``), ``exposure`` (e.g. units produced), ``exposure_kind``
+
+Improvement actions (one row per action; workspace data, not respondent data)
+------------------------------------------------------------------------------
+``action_id``, ``unit_id``, ``construct`` (a construct or item id of the instrument),
+``finding_id`` (or None), ``clause`` (ISO 9001 clause, e.g. ``10.2``), ``owner``,
+``opened``, ``due``, ``closed`` (datetime64[ns]; ``closed`` NaT unless closed),
+``status`` (one of :data:`ACTION_STATUSES`)
 """
 
 from __future__ import annotations
@@ -72,6 +79,9 @@ OUTCOME_LABELS = {
     "capa_on_time_share": "share of CAPAs closed on time",
 }
 SEVERITIES = ("minor", "major", "critical")
+ACTION_COLUMNS = ("action_id", "unit_id", "construct", "finding_id", "clause", "owner",
+                  "opened", "due", "status", "closed")
+ACTION_STATUSES = ("open", "closed", "cancelled")
 
 # Verdicts (culture.analysis.verdicts sets them; pages show the plain words).
 REAL = "significant and meaningful"

@@ -14,12 +14,14 @@ or the readers.
 - :mod:`~culture.analysis.quality`: culture and quality outcomes (count and mixed models);
 - :mod:`~culture.analysis.drivers`: key drivers of the outcome index;
 - :mod:`~culture.analysis.findings`: ranked plain-language findings, ISO 9001 evidence;
+- :mod:`~culture.analysis.actions`: follow-up of improvement actions, suggestions, summary;
 - :mod:`~culture.analysis.wave`: all of the above for one reported wave, as bundle tables.
 """
 
 from culture._lazy import lazy_exports
 
 _EXPORTS = {
+    "action_summary": "actions", "follow_up": "actions", "suggest_actions": "actions",
     "analyse_drivers": "drivers", "analyse_linkage": "quality", "analyse_trends": "trends",
     "analyse_wave": "wave", "iso_evidence": "findings", "rank_findings": "findings",
     "instrument_review": "instrument_review",

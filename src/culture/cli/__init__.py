@@ -4,7 +4,7 @@ Commands
 --------
 ``culture init [--key-file PATH]``
     create a workspace (:meth:`culture.store.Workspace.init`).
-``culture ingest responses|org|headcount|quality|exposure FILE ...``
+``culture ingest responses|org|headcount|quality|exposure|actions FILE ...``
     import one file (``Workspace.ingest_*``) and print its
     :class:`~culture.store.ImportReport`.
 ``culture status [--format table|json]``
@@ -12,6 +12,8 @@ Commands
 ``culture scores|audit|trends|link --wave W``
     the suppressed release table, the independent audit, changes vs the previous
     wave, and culture -> quality models.
+``culture actions add|list|close``
+    improvement actions (ISO 9001 10.2/10.3), :mod:`culture.cli.actions`.
 ``culture report --wave W|latest``
     the quarterly report pack (:func:`culture.pipeline.run_report`).
 ``culture demo``
@@ -38,10 +40,10 @@ import traceback
 from collections.abc import Sequence
 
 from culture import __version__, errors
-from culture.cli import analysis, drafts, ingest, publish, report, setup
+from culture.cli import actions, analysis, drafts, ingest, publish, report, setup
 from culture.cli.common import command_name, global_options
 
-GROUPS = (setup, analysis, ingest, drafts, report, publish)
+GROUPS = (setup, analysis, ingest, actions, drafts, report, publish)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,4 +1,7 @@
-"""``culture ingest KIND FILE``: one file into the workspace, every row accounted for."""
+"""``culture ingest KIND FILE``: one file into the workspace, every row accounted for.
+
+Kinds: responses, org, headcount, quality, exposure and actions (improvement actions,
+:mod:`culture.cli.actions` for the rest of their commands)."""
 
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ def register(sub: Any, common: list) -> None:
         "--kind", dest="quality_kind", required=True, choices=F.QUALITY_KINDS,
         help="which register the file is")
     kind("exposure", "exposure per unit and quarter: unit_id, quarter, exposure")
+    kind("actions", "improvement actions: a CAPA export or action list (action_id, unit_id, "
+                    "construct, owner, opened, due, status, closed; docs in culture.ingest.actions)")
 
 
 def _rows(rows: Sequence[int]) -> str:
@@ -105,6 +110,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     if args.kind == "responses":
         return _ingest_responses(ws, args)
+    if args.kind == "actions":
+        return _ingest_actions(ws, args)
     path, dry = Path(args.file), args.dry_run
     with progress(["reading and storing"], sys.stderr) as step:
         step(f"{args.kind} {path.name}")
@@ -134,6 +141,24 @@ def _table_ignored(path: Path, args: argparse.Namespace) -> str:
     letters = [column_letter(i) for i, (h, n) in enumerate(zip(header, names, strict=True))
                if h and n is None]
     return _ignored_line(letters, "not read (no column of this table, or 'ignore')")
+
+
+def _ingest_actions(ws: Any, args: argparse.Namespace) -> int:
+    """:meth:`Workspace.ingest_actions`; with a mapping, the columns it left unread."""
+    from culture.ingest import read_grid
+    from culture.ingest.actions import action_columns
+
+    path = Path(args.file)
+    report = ws.ingest_actions(path, instrument_of(args), mapping=args.mapping,
+                               dry_run=args.dry_run)
+    print(report.summary())
+    if args.mapping is not None and not report.no_op:
+        header = [str(c).strip() for c in read_grid(path).iloc[0].tolist()]
+        names = action_columns(header, mapping=args.mapping, source=str(path))
+        print(_ignored_line([column_letter(i) for i, (h, n) in enumerate(zip(
+            header, names, strict=True)) if h and n is None], "not read (no column of an "
+            "actions register, or 'ignore')"))
+    return _report_exit(report)
 
 
 def _ignored_line(letters: Sequence[str], why: str) -> str:

@@ -122,44 +122,34 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace, log: Any) -> Path | None:
     from culture.boundary.bundle import Bundle
-    from culture.ingest.access import org_problems
-    from culture.pipeline import resolve_wave
+    from culture.pipeline import publish_wave, resolve_wave
     from culture.pipeline.packs import bundle_key
     from culture.report.delivery import read_passwords, send_mail, write_password_list
-    from culture.report.publish import plan_publish, publish, recipients_from_access
+    from culture.report.publish import plan_publish, recipients_from_access
 
     def progress(message: str) -> None:
         log.info(message)
         if sys.stderr.isatty():
             print(message, file=sys.stderr)
 
-    ws = open_workspace(args)
+    ws, instrument = open_workspace(args), instrument_of(args)
     wave = resolve_wave(ws, args.wave, allow_stale=args.allow_previous_wave)
     log.info("culture publish --wave %s (%s) started", args.wave, wave)
-    access = ws.access_list(wave)
-    problems = org_problems(access, ws.org(wave))
-    if problems:
-        raise errors.ValidationError(problems, source=f"access list of "
-                                     f"{access.attrs['access_wave']}, against the org chart of "
-                                     f"{wave} (import an updated list)")
-    recipients = recipients_from_access(access)
-    bundle_dir = ws.root / "bundles" / wave
-    if not bundle_dir.exists():
-        raise errors.ConfigError(f"no bundle for {wave}; build the pack first (culture report "
-                                 f"--wave {wave})")
-    bundle = Bundle.load(bundle_dir, key=bundle_key(ws))
-    pack = Path(args.reports) / wave
     if args.dry_run:
-        plan = plan_publish(pack, bundle, recipients)
+        bundle_dir = ws.root / "bundles" / wave
+        if not bundle_dir.exists():
+            raise errors.ConfigError(f"no bundle for {wave}; build the pack first (culture report "
+                                     f"--wave {wave})")
+        bundle = Bundle.load(bundle_dir, key=bundle_key(ws))
+        plan = plan_publish(Path(args.reports) / wave, bundle,
+                            recipients_from_access(ws.access_list(wave)))
         print(f"Dry run: {len(plan.shares)} folder(s) for {wave}; nothing written.")
         print("\n".join(plan.lines()))
         return None
-    progress("reading the responses for the leak gate")
-    pseudonyms, texts = leak_inputs(ws, bundle, instrument_of(args))
     given = read_passwords(args.passwords) if args.passwords else {}
-    result = publish(pack, bundle, recipients, args.out, pseudonyms=pseudonyms,
-                     unreleased_texts=texts, pdf=args.pdf or bool(args.smtp),
-                     archives=args.archive, passwords=given, progress=progress)
+    result = publish_wave(ws, instrument, wave, reports_dir=args.reports, out_dir=args.out,
+                          pdf=args.pdf or bool(args.smtp), archives=args.archive,
+                          passwords=given, progress=progress)
     generated = {p: pw for p, pw in result.passwords.items() if p not in given}
     if generated:
         target = Path(args.password_list or Path(args.out) / f"{wave}-passwords.csv")
@@ -182,24 +172,8 @@ def _publish(args: argparse.Namespace, log: Any) -> Path | None:
     return result.folder / "recipients.json"
 
 
-
 def leak_inputs(ws: Any, bundle: Any, instrument: Any) -> tuple[list[str], list[str]]:
-    """What must never appear in a recipient's folder: every respondent pseudonym of the
-    bundle's waves, and every comment those waves' releases (the ones the pack was built
-    from) did not show. Like :func:`culture.pipeline.leak_inputs`, without releasing the
-    waves again."""
-    from culture import frames as F
-    from culture.boundary.comments import comments_long, unreleased_texts
-    from culture.boundary.leakgate import fold_text
+    """:func:`culture.pipeline.packs.bundle_leak_inputs` (kept for callers of this name)."""
+    from culture.pipeline.packs import bundle_leak_inputs
 
-    pseudonyms: set[str] = set()
-    texts: set[str] = set()
-    shown: set[str] = set()
-    for w, release in bundle.releases.items():
-        r = ws.responses(w, instrument=instrument)
-        pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | \
-            set(r[F.RESPONSE_ID].dropna().astype(str))
-        comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
-        texts |= set(unreleased_texts(comments, release))
-        shown |= {fold_text(t) for t in release.table("comments")["text"].astype(str)}
-    return sorted(pseudonyms), sorted(t for t in texts if fold_text(t) not in shown)
+    return bundle_leak_inputs(ws, bundle, instrument)

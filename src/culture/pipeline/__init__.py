@@ -5,7 +5,13 @@ earlier release of it; :mod:`~culture.pipeline.packs` releases every wave of a
 report, analyses released cells, writes the bundle and builds the pack.
 """
 
-from culture.pipeline.packs import compute_bundle, leak_inputs, package_versions, run_report
+from culture.pipeline.packs import (
+    compute_bundle,
+    leak_inputs,
+    package_versions,
+    publish_wave,
+    run_report,
+)
 from culture.pipeline.waves import (
     ReleasedWave,
     WaveData,
@@ -22,7 +28,7 @@ from culture.pipeline.waves import (
     wave_policy,
 )
 
-__all__ = ["ReleasedWave", "WaveData", "WavePolicy", "audit_wave",
+__all__ = ["publish_wave", "ReleasedWave", "WaveData", "WavePolicy", "audit_wave",
            "build_wave_release", "default_cut", "compute_bundle", "leak_inputs", "load_wave", "membership",
            "package_versions", "release_wave", "release_waves", "resolve_wave", "run_report",
            "synthetic_releases", "wave_policy"]

@@ -147,3 +147,50 @@ def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir:
     progress("running the report notebooks")
     return build_pack(bundle_dir, reports_dir, workers=workers, pseudonyms=pseudonyms,
                       unreleased_texts=texts, pdf=pdf, unit_level=unit_level, key=bundle_key(ws))
+
+
+def bundle_leak_inputs(ws: Workspace, bundle: Bundle, instrument: Instrument
+                       ) -> tuple[list[str], list[str]]:
+    """What must never appear in a recipient's folder: every respondent pseudonym of the
+    bundle's waves, and every comment those waves' releases (the ones the pack was built
+    from) did not show. Like :func:`leak_inputs`, without releasing the waves again."""
+    pseudonyms: set[str] = set()
+    texts: set[str] = set()
+    shown: set[str] = set()
+    for w, release in bundle.releases.items():
+        r = ws.responses(w, instrument=instrument)
+        pseudonyms |= set(r[F.RESPONDENT].dropna().astype(str)) | \
+            set(r[F.RESPONSE_ID].dropna().astype(str))
+        comments = comments_long(r, [q.id for q in instrument.comments if q.id in r])
+        texts |= set(unreleased_texts(comments, release))
+        shown |= {fold_text(t) for t in release.table("comments")["text"].astype(str)}
+    return sorted(pseudonyms), sorted(t for t in texts if fold_text(t) not in shown)
+
+
+def publish_wave(ws: Workspace, instrument: Instrument, wave: str, *,
+                 reports_dir: str | Path = "reports", out_dir: str | Path = "published",
+                 pdf: bool = False, archives: bool = False,
+                 passwords: dict[str, str] | None = None,
+                 progress: Callable[[str], None] | None = None):
+    """Publish the built pack of ``wave`` to one folder per person of the access list in
+    force (:func:`culture.report.publish.publish`); the access list is checked against
+    the wave's org chart first. Returns the :class:`~culture.report.publish.PublishResult`."""
+    from culture.errors import ConfigError, ValidationError
+    from culture.ingest.access import org_problems
+    from culture.report.publish import publish, recipients_from_access
+
+    access = ws.access_list(wave)
+    problems = org_problems(access, ws.org(wave))
+    if problems:
+        raise ValidationError(problems, source=f"access list of {access.attrs['access_wave']}, "
+                              f"against the org chart of {wave} (import an updated list)")
+    bundle_dir = ws.root / "bundles" / wave
+    if not bundle_dir.exists():
+        raise ConfigError(f"no bundle for {wave}; build the pack first (culture report --wave {wave})")
+    bundle = Bundle.load(bundle_dir, key=bundle_key(ws))
+    if progress:
+        progress("reading the responses for the leak gate")
+    pseudonyms, texts = bundle_leak_inputs(ws, bundle, instrument)
+    return publish(Path(reports_dir) / wave, bundle, recipients_from_access(access), out_dir,
+                   pseudonyms=pseudonyms, unreleased_texts=texts, pdf=pdf, archives=archives,
+                   passwords=passwords or {}, progress=progress or (lambda _msg: None))

@@ -444,8 +444,11 @@ def forbidden_for(share: Share, bundle: Bundle) -> Forbidden:
     comments = bundle.release.table("comments")
     mine = {fold_text(t) for t in comments.loc[comments["unit_id"].isin(share.scope), "text"]}
     texts = {fold_text(t) for t in comments.loc[~comments["unit_id"].isin(share.scope), "text"]}
+    # a text that is (part of) a comment released in scope may show: people repeat phrases
+    inside = "\n".join(mine)
     return Forbidden(frozenset(outside), tuple(sorted(set(labels), key=len, reverse=True)),
-                     tuple(sorted(t for t in texts - mine if len(t) >= MIN_TEXT)))
+                     tuple(sorted(t for t in texts - mine
+                                  if len(t) >= MIN_TEXT and t not in inside)))
 
 
 def _contains_label(text: str, label: str) -> bool:

@@ -1,4 +1,4 @@
-"""The workspace's files and database schema (``schema_version`` 3).
+"""The workspace's files and database schema (``schema_version`` 4).
 
 Tables: ``imports`` (the ledger), ``responses`` (one row per response *version*:
 ``version``, ``current``, ``superseded_by``), ``answers`` (long: ``response_key,
@@ -7,6 +7,7 @@ comments, long), ``response_columns`` (the columns each import carried, to rebui
 the wide frame), ``rejections``, ``org_units``, ``headcount``, ``quality_events``,
 ``exposure``, ``releases``, ``release_members``, ``withdrawals``, ``access_list`` (who
 receives which part of the report pack, per wave: :mod:`culture.store.access_store`),
+``actions`` (improvement actions, every entry kept: :mod:`culture.store.actions_store`),
 ``meta``, ``schema_version``. :data:`MIGRATIONS` brings older workspaces up to date.
 """
 
@@ -24,7 +25,7 @@ SETTINGS_NAME = "settings.json"
 ARCHIVE_DIR = "archive"
 RELEASES_DIR = "releases"  # stored releases: releases/<wave>/<release_id>/
 DEFAULT_KEY_FILE = "secrets/pseudonym.key"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 WORKSPACE_FORMAT = "culture-workspace"
 
 PSEUDONYM_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -37,6 +38,17 @@ CREATE TABLE IF NOT EXISTS access_list (
     import_id INTEGER NOT NULL, wave VARCHAR NOT NULL, person_id VARCHAR NOT NULL,
     email VARCHAR NOT NULL, role VARCHAR NOT NULL, unit_id VARCHAR, scope VARCHAR NOT NULL,
     source_row INTEGER NOT NULL);
+"""
+
+# Improvement actions (schema 4): one row per entry (an import row, an added action, a
+# closing); the latest entry of an action id is the action's state, earlier ones its history.
+ACTIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS actions (
+    entry_id INTEGER NOT NULL, import_id INTEGER, recorded TIMESTAMP NOT NULL,
+    origin VARCHAR NOT NULL, action_id VARCHAR NOT NULL, unit_id VARCHAR NOT NULL,
+    construct VARCHAR NOT NULL, finding_id VARCHAR, clause VARCHAR NOT NULL,
+    owner VARCHAR NOT NULL, opened TIMESTAMP NOT NULL, due TIMESTAMP, status VARCHAR NOT NULL,
+    closed TIMESTAMP, source_row INTEGER);
 """
 
 SCHEMA = """
@@ -116,7 +128,7 @@ CREATE TABLE release_members (
 CREATE TABLE withdrawals (
     withdrawal_id INTEGER PRIMARY KEY, wave VARCHAR NOT NULL, created TIMESTAMP NOT NULL,
     reason VARCHAR NOT NULL, responses INTEGER NOT NULL);
-""" + ACCESS_TABLE
+""" + ACCESS_TABLE + ACTIONS_TABLE
 
 # Schema 1 -> 2: releases carry the stored release, its org tree and members with the
 # response version each one used (releases recorded under schema 1 have none of these).
@@ -141,6 +153,8 @@ CREATE TABLE withdrawals (
 """,
     # Schema 2 -> 3: the access list of the recipient packs (``culture access import``).
     2: ACCESS_TABLE,
+    # Schema 3 -> 4: improvement actions (``culture ingest actions``, ``culture actions``).
+    3: ACTIONS_TABLE,
 }
 
 RESPONSE_META = (F.RESPONSE_ID, F.RESPONDENT, F.UNIT, F.STARTED, F.SUBMITTED, F.DURATION,

@@ -21,10 +21,11 @@ Guarantees
   lock for a read-write connection; a second process gets
   :class:`~culture.errors.WorkspaceLockedError` and changes nothing.
 
-Length: this module is the ``Workspace`` class (about 850 lines) because each public
-method is the transaction boundary of one operation; the steps inside them live in
-``response_import``, ``register_import``, ``release_ledger``, ``access_store`` and
-``archive``, and new kinds of workspace data get their own module the same way.
+Why this module is long: it is the ``Workspace`` class (about 880 lines) because each
+public method is the transaction boundary of one operation; the steps inside them live in
+``response_import``, ``register_import``, ``release_ledger``, ``access_store``,
+``actions_store`` and ``archive``, and new kinds of workspace data get their own module
+the same way.
 """
 
 from __future__ import annotations
