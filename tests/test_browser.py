@@ -112,9 +112,11 @@ def test_briefs_print_to_pdf(small_pack, tmp_path):
     copy = tmp_path / "pack"
     shutil.copytree(result.folder, copy)
     brief = sorted((copy / "units").glob("*.html"))[0]
-    (pdf,) = print_pdfs(copy, [str(brief.relative_to(copy))])
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF") and len(data) > 10_000
+    # the organisation report too: the management review's papers (linked from the index)
+    pdfs = print_pdfs(copy, [str(brief.relative_to(copy)), "org_report.html"])
+    for pdf in pdfs:
+        data = pdf.read_bytes()
+        assert data.startswith(b"%PDF") and len(data) > 10_000
     assert not (copy / ".chromium").exists()  # the browser profile is not left in the pack
 
 

@@ -147,6 +147,9 @@ def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
     ws = Workspace.init(root / "workspace")
     out("Ingesting through the same path a user takes:")
     ingest_demo_files(ws, files, instrument, out)
+    actions = _write_actions(org, root / "exports" / "qms-actions.csv")
+    ws.ingest_actions(actions, instrument)
+    out(f"  {actions.name:<34} improvement actions from the QMS (some effective, some not)")
 
     wave = org.waves[-1]
     responses = ws.responses(wave, instrument=instrument)
@@ -174,6 +177,23 @@ def run_demo(*, seed: int = 7, n_sites: int = 4, root: str | Path = "data/demo",
     out(f"\nReport pack: {result.index.resolve()}")
     _publish_sample(ws, instrument, wave, root, reports, out)
     return result.index
+
+
+def _write_actions(org: SyntheticOrganisation, path: Path) -> Path:
+    """The planted improvement actions as a QMS action-list export (synth.planted_actions),
+    plus two open ones (one overdue) so the pack shows every state of an action."""
+    from culture.synth import planted_actions
+
+    actions = planted_actions(org)[list(F.ACTION_COLUMNS)]
+    last = pd.Period(org.waves[-1], freq="Q")
+    first = actions.iloc[0]
+    open_rows = pd.DataFrame([
+        {**first, "action_id": "SYN-O1", "status": "open", "closed": None,
+         "opened": str(last.start_time.date()), "due": str((last - 1).end_time.date())},
+        {**first, "action_id": "SYN-O2", "status": "open", "closed": None,
+         "opened": str(last.start_time.date()), "due": str((last + 2).end_time.date())}])
+    pd.concat([actions, open_rows], ignore_index=True).to_csv(path, index=False)
+    return path
 
 
 def sample_access_list(org: pd.DataFrame, path: Path) -> Path:

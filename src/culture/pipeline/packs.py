@@ -63,6 +63,23 @@ def bundle_key(ws: Workspace) -> bytes:
     return ws.pseudonymizer.derive_key("bundle signature")
 
 
+def action_tables(actions: pd.DataFrame, releases: dict, *, min_change: float) -> dict[str, pd.DataFrame]:
+    """The actions register with each closed action's measured follow-up (bundle tables
+    ``actions`` and ``action_follow_up``; none when the workspace has no actions).
+    Actions are workspace data, not respondent data; their follow-up reads released cells."""
+    import datetime as dt
+
+    from culture.analysis.actions import actions_with_verdicts, follow_up
+
+    if actions.empty:
+        return {}
+    measured = follow_up(actions, releases, min_change=min_change)
+    listed = actions_with_verdicts(actions, measured, today=dt.date.today())
+    for col in ("opened", "due", "closed"):  # dates as ISO text: what pages and exports show
+        listed[col] = pd.to_datetime(listed[col]).dt.strftime("%Y-%m-%d").where(listed[col].notna(), None)
+    return {"actions": listed, "action_follow_up": measured}
+
+
 def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,
                    min_change: float | None = None, seed: int = 0,
                    progress: Callable[[str], None] = lambda _msg: None
@@ -92,6 +109,8 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     # the bundle holds only released quantities: what combines two waves is audited too
     audit_cross_wave(tables.get("changes", pd.DataFrame()), k=current.thresholds.complements
                      ).require_pass()
+    tables.update(action_tables(ws.actions(), {w: r.release for w, r in released.items()},
+                                min_change=min_change))
     release_notes = [n for rw in released.values() for n in rw.notes]
     notes = release_notes + list(notes)
 

@@ -482,9 +482,11 @@ def _iso_slides(prs, bundle: Bundle) -> None:
     if {"target_mean", "target_pct_favourable"} <= set(iso.columns):
         tm, tf = iso["target_mean"].dropna(), iso["target_pct_favourable"].dropna()
         if len(tm) and len(tf):
-            note += (f": meets = mean at least {tm.iloc[0]:.1f} and at least {tf.iloc[0]:.0f}% "
-                     "favourable; watch = within 0.2 points and 5 percentage points; below = "
-                     "further off")
+            targets = (bundle.meta.get("policy") or {}).get("targets") or {}
+            note += (f": meets = mean at least {tm.iloc[0]:.2f} and at least {tf.iloc[0]:.0f}% "
+                     f"favourable; watch = within {float(targets.get('watch_mean', 0.2)):.2f} "
+                     f"points and {float(targets.get('watch_favourable', 5)):g} percentage points; "
+                     "below = further off")
     note += (". Organisation-wide scores; findings by id (the top ones on the Top findings slide, "
              "all in the report pack).")
     note_h = 0.55
@@ -501,6 +503,29 @@ def _iso_slides(prs, bundle: Bundle) -> None:
                numeric=(2, 3), name="ISO 9001 evidence")
         _text_box(slide, [Para(note, colour=GREY)], MARGIN, BODY_BOTTOM - note_h, BODY_W, note_h,
                   sizes=(12, 11, 10))
+
+
+def _actions_slide(prs, bundle: Bundle) -> None:
+    """Improvement actions (ISO 9001 10.2, 10.3): counts and the closed ones' follow-up."""
+    acts = bundle.table("actions") if bundle.has("actions") else pd.DataFrame()
+    if acts.empty:
+        return
+    paths = unit_paths(bundle.release)
+    names = dict(zip(_constructs(bundle)["measure"], _constructs(bundle)["name"], strict=False))
+    status = acts["status"]
+    overdue = int((status.eq("open") & acts["overdue"].fillna(False).astype(bool)).sum())
+    improved = int(acts["verdict"].eq("improved beyond noise").sum())
+    paras = [Para(f"{int(status.eq('open').sum())} open ({overdue} overdue), "
+                  f"{int(status.eq('closed').sum())} closed, of which {improved} followed by a "
+                  "measured improvement (an association, not proof the action caused it).",
+                  bold=True)]
+    for _, r in acts[status.eq("closed")].head(8).iterrows():
+        where = paths.get(r["unit_id"], "a unit no longer in the chart")
+        verdict = r["verdict"] or "not measured yet"
+        paras.append(Para(f"{where}: {names.get(r['construct'], 'a construct')} "
+                          f"(clause {r['clause']}): {verdict}"))
+    slide = _titled(prs, "Improvement actions (ISO 9001 10.2, 10.3)")
+    _text_box(slide, paras, MARGIN, BODY_TOP + 0.1, BODY_W, BODY_H - 0.2, sizes=(20, 18, 16, 14))
 
 
 def _row_height(cells: Sequence[str], widths: Sequence[float], size: float, *,
@@ -646,6 +671,7 @@ def write_deck(bundle: Bundle, path: str | Path, *, top_findings: int = 5,
     _heatmap_slide(prs, bundle)
     _findings_slides(prs, bundle, top_findings)
     _iso_slides(prs, bundle)
+    _actions_slide(prs, bundle)
     _method_slides(prs, bundle)
     _footers(prs, bundle, title)
     props = prs.core_properties

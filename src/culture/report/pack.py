@@ -119,7 +119,26 @@ EXPORT_NAMES = {
     "iso_evidence.csv": "ISO 9001 evidence table (CSV)",
     "iso_evidence.xlsx": "ISO 9001 evidence table (Excel)",
     "findings.csv": "Every finding of this quarter with its numbers (CSV)",
+    "actions_suggested.csv": "Suggested actions for the quality system, one per focus area "
+                             "without an open action (CSV)",
 }
+
+
+def write_suggested_actions(bundle: Bundle, jobs: list[Job], folder: Path) -> list[str]:
+    """``actions_suggested.csv``: the suggestion lines of every brief of the pack, for the
+    quality team to import into their QMS (none when no brief has one)."""
+    import pandas as pd
+
+    from culture.boundary.leakgate import neutralise_frame
+    from culture.report.actions_views import SUGGESTION_COLUMNS, suggestions
+
+    units = [j.params["unit_id"] for j in jobs if j.notebook == UNIT_NOTEBOOK]
+    rows = [suggestions(bundle, u) for u in units]
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=SUGGESTION_COLUMNS)
+    if table.empty:
+        return []
+    neutralise_frame(table).to_csv(folder / "actions_suggested.csv", index=False)
+    return ["actions_suggested.csv"]
 
 # Files for the management review meeting, listed apart on the index page.
 MEETING = (("management_review.pptx", "Management review deck (PowerPoint)"),
@@ -154,6 +173,7 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
             text = to_html(executed[job.output], job.title, back=back)
             (build / job.output).write_text(text, encoding="utf-8")
         exports = write_exports(bundle, build)
+        exports += write_suggested_actions(bundle, jobs, build)
         write_deck(bundle, build / "management_review.pptx", built=_bundle_date(bundle))
         exports.append("management_review.pptx")
         if pdf:  # briefs for leaders who read on paper, the report for the meeting's papers
