@@ -188,8 +188,8 @@ def _write_actions(org: SyntheticOrganisation, path: Path) -> Path:
     last = pd.Period(org.waves[-1], freq="Q")
     first = actions.iloc[0]
     open_rows = pd.DataFrame([
-        {**first, "action_id": "SYN-O1", "status": "open", "closed": None,
-         "opened": str(last.start_time.date()), "due": str((last - 1).end_time.date())},
+        {**first, "action_id": "SYN-O1", "status": "open", "closed": None,  # overdue
+         "opened": str((last - 2).start_time.date()), "due": str((last - 1).end_time.date())},
         {**first, "action_id": "SYN-O2", "status": "open", "closed": None,
          "opened": str(last.start_time.date()), "due": str((last + 2).end_time.date())}])
     pd.concat([actions, open_rows], ignore_index=True).to_csv(path, index=False)
