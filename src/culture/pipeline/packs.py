@@ -109,6 +109,12 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
     # the bundle holds only released quantities: what combines two waves is audited too
     audit_cross_wave(tables.get("changes", pd.DataFrame()), k=current.thresholds.complements
                      ).require_pass()
+    if "comment_themes" in tables:  # re-derived from the release before the bundle is written
+        from culture.analysis.comment_themes import audit_themes
+
+        audit_themes(tables["comment_themes"], current, instrument,
+                     examples=tables.get("comment_theme_examples"),
+                     changes=tables.get("comment_theme_changes")).require_pass()
     tables.update(action_tables(ws.actions(), {w: r.release for w, r in released.items()},
                                 min_change=min_change))
     release_notes = [n for rw in released.values() for n in rw.notes]
