@@ -76,3 +76,12 @@ def test_focus_areas_without_an_open_action_become_suggestions(acted):
     for r in found:
         assert set(r["suggested_clause"]) <= {"10.2", "10.3"}
         assert r["text"].str.contains("ISO 9001 clause").all()
+
+
+def test_iso_evidence_cites_the_actions_on_its_constructs(acted):
+    bundle, planted, _ = acted
+    iso = bundle.table("iso_evidence")
+    cited = iso[iso["actions"] != ""]
+    assert not cited.empty
+    assert set(cited["construct"]) <= set(planted["construct"])
+    assert cited["clause"].astype(str).str.match(r"^(5\.1\.1|10\.[23])").all()

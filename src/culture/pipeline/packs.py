@@ -80,6 +80,22 @@ def action_tables(actions: pd.DataFrame, releases: dict, *, min_change: float) -
     return {"actions": listed, "action_follow_up": measured}
 
 
+def cite_actions(iso: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """The ISO evidence table with an ``actions`` column: on a clause row of a construct,
+    the actions on that construct recorded under that clause (10.2 corrective, 10.3
+    improvement) or, on 5.1.1 rows, any action on it (top management's commitment)."""
+    def cited(row: pd.Series) -> str:
+        clause = str(row["clause"])
+        on = actions[actions["construct"] == row["construct"]]
+        on = on if clause.startswith("5.1.1") else on[on["clause"].astype(str) == clause]
+        if on.empty:
+            return ""
+        closed = int((on["status"] == "closed").sum())
+        improved = int((on["verdict"] == "improved beyond noise").sum())
+        return f"{len(on)} action(s): {closed} closed, {improved} improved beyond noise"
+    return iso.assign(actions=iso.apply(cited, axis=1) if not iso.empty else pd.Series(dtype=object))
+
+
 def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: str | Path, *,
                    min_change: float | None = None, seed: int = 0,
                    progress: Callable[[str], None] = lambda _msg: None
@@ -117,6 +133,8 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
                      changes=tables.get("comment_theme_changes")).require_pass()
     tables.update(action_tables(ws.actions(), {w: r.release for w, r in released.items()},
                                 min_change=min_change))
+    if "actions" in tables and "iso_evidence" in tables:
+        tables["iso_evidence"] = cite_actions(tables["iso_evidence"], tables["actions"])
     release_notes = [n for rw in released.values() for n in rw.notes]
     notes = release_notes + list(notes)
 

@@ -218,7 +218,8 @@ def iso_frame(bundle: Bundle) -> pd.DataFrame:
         "mean": t["mean"].map(num),
         "% favourable": t["pct_favourable"].map(lambda v: num(v, 1, suffix="%")),
         "status": t["status"], "why": t["status_reason"] if "status_reason" in t else "",
-        "trend": t["trend"], "findings": t["findings"]})
+        "trend": t["trend"], "findings": t["findings"],
+        **({"actions": t["actions"]} if "actions" in t and t["actions"].astype(bool).any() else {})})
 
 
 def iso_section(bundle: Bundle, *, page: str = "") -> HTML:
