@@ -37,7 +37,7 @@ import pandas as pd
 from culture import frames
 from culture.errors import Problem, ValidationError
 from culture.ingest.mapping import IGNORE, load_table_mapping
-from culture.ingest.textgrid import column_letter, fail, fold_header, is_spss, read_grid
+from culture.ingest.textgrid import column_letter, fold_header
 from culture.measure.instrument import fold_label
 
 ROLES = ("leader", "executive", "hr")
@@ -90,19 +90,12 @@ def read_access(path: str | Path, *, org: pd.DataFrame | None = None, mapping: A
     Returns one row per person and unit: ``person_id, email, role, unit_id`` (None for an
     executive or HR person listed without a unit), ``scope``, ``source_row``.
     """
-    path = Path(path)
-    if is_spss(path):
-        raise fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
-    grid = read_grid(path, encoding=encoding)
-    header = [str(c).strip() for c in grid.iloc[0].tolist()]
-    names = access_columns(header, mapping=mapping, source=str(path))
-    keep = [i for i, n in enumerate(names) if n is not None]
-    body = grid.iloc[1:, keep].reset_index(drop=True)
-    body.columns = [names[i] for i in keep]
-    rows = np.arange(2, 2 + len(body))
-    filled = body.apply(lambda s: s.str.strip().ne("")).any(axis=1).to_numpy()
-    return check_access(body.loc[filled].reset_index(drop=True), rows[filled], org=org,
-                        source=str(path))
+    from culture.ingest.registers import read_named_table
+
+    body, rows = read_named_table(
+        path, lambda header: access_columns(header, mapping=mapping, source=str(path)),
+        encoding=encoding)
+    return check_access(body, rows, org=org, source=str(path))
 
 
 def check_access(body: pd.DataFrame, rows: np.ndarray, *, org: pd.DataFrame | None,

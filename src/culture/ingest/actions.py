@@ -52,7 +52,7 @@ import pandas as pd
 from culture import frames as F
 from culture.errors import Problem, ValidationError
 from culture.ingest.mapping import IGNORE, load_table_mapping
-from culture.ingest.textgrid import column_letter, fail, fold_header, is_spss, read_grid
+from culture.ingest.textgrid import column_letter, fold_header
 from culture.measure.instrument import Instrument, fold_label
 
 COLUMNS = F.ACTION_COLUMNS
@@ -162,19 +162,13 @@ def read_actions(path: str | Path, *, instrument: Instrument,
     ``org_units``: the unit ids an action may name (every stored org chart); None skips
     that check. Returns :data:`culture.frames.ACTION_COLUMNS` plus ``source_row``.
     """
-    path = Path(path)
-    if is_spss(path):
-        raise fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
-    grid = read_grid(path, encoding=encoding)
-    header = [str(c).strip() for c in grid.iloc[0].tolist()]
-    names = action_columns(header, mapping=mapping, source=str(path))
-    keep = [i for i, n in enumerate(names) if n is not None]
-    body = grid.iloc[1:, keep].reset_index(drop=True)
-    body.columns = [names[i] for i in keep]
-    rows = np.arange(2, 2 + len(body))
-    filled = body.apply(lambda s: s.str.strip().ne("")).any(axis=1).to_numpy()
-    return check_actions(body.loc[filled].reset_index(drop=True), rows[filled],
-                         instrument=instrument, org_units=org_units, source=str(path))
+    from culture.ingest.registers import read_named_table
+
+    body, rows = read_named_table(
+        path, lambda header: action_columns(header, mapping=mapping, source=str(path)),
+        encoding=encoding)
+    return check_actions(body, rows, instrument=instrument, org_units=org_units,
+                         source=str(path))
 
 
 def check_actions(body: pd.DataFrame, rows: np.ndarray, *, instrument: Instrument,

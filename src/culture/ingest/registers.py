@@ -27,7 +27,7 @@ Optional columns are still checked when present (dates, allowed values).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -415,22 +415,19 @@ def check_exposure(body: pd.DataFrame, rows: np.ndarray, *, org: pd.DataFrame | 
 IGNORED = "ignored_columns"  # frame.attrs key: letters of the table columns not read
 
 
-def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
-                canonical: tuple[str, ...],
-                required: set[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """A one-header-row table with columns renamed to canonical names (mapping first).
-
-    ``body.attrs[IGNORED]`` lists the letters of the named columns left out.
-    """
+def read_named_table(path: str | Path, namer: Callable[[list[str]], list[str | None]], *,
+                     encoding: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A one-header-row table (CSV/TSV/XLSX) with its columns renamed by ``namer`` (header
+    -> canonical name or None = not read) and its blank rows left out; returns the body
+    and each row's line in the file. ``body.attrs[IGNORED]`` lists the letters of the
+    named columns left out."""
     if is_spss(Path(path)):
         raise fail(path, "", "expected a CSV or XLSX table, got an SPSS file")
     grid = read_grid(path, encoding=encoding)
     header = [str(c).strip() for c in grid.iloc[0].tolist()]
-    names = table_columns(header, canonical=canonical, mapping=mapping, source=str(path),
-                          required=required)
-    body = grid.iloc[1:].reset_index(drop=True)
+    names = namer(header)
     keep = [i for i, n in enumerate(names) if n is not None]
-    body = body.iloc[:, keep]
+    body = grid.iloc[1:, keep].reset_index(drop=True)
     body.columns = [names[i] for i in keep]
     rows = np.arange(2, 2 + len(body))
     filled = body.apply(lambda s: s.str.strip().ne("")).any(axis=1).to_numpy() if keep else \
@@ -440,6 +437,15 @@ def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
                                                                                 strict=True))
                                 if n is None and h)
     return body, rows[filled]
+
+
+def _read_table(path: str | Path, *, encoding: str | None, mapping: Any,
+                canonical: tuple[str, ...],
+                required: set[str] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """A register table with columns renamed to canonical names (mapping first)."""
+    return read_named_table(path, lambda header: table_columns(
+        header, canonical=canonical, mapping=mapping, source=str(path), required=required),
+        encoding=encoding)
 
 
 def _ignored(frame: pd.DataFrame, body: pd.DataFrame) -> pd.DataFrame:
