@@ -51,34 +51,21 @@ def small_pack(tmp_path_factory, small_workspace, instrument):
 
 
 @pytest.fixture(scope="session")
-def second_pack(tmp_path_factory):
-    """A pack from a second, deliberately different instrument (tests/fixtures/instruments/
-    plant-pulse.yaml: 7 points, no demographics, outcome index or ISO mapping) on anonymous
-    Google Forms exports: no respondent ids, no quality registers, three waves."""
-    from pathlib import Path
+def tutorial_run(tmp_path_factory):
+    """docs/your-own-survey.md followed literally (tests/test_tutorial.py holds the helpers
+    and the checks): the folder it ran in, each command's output, and the draft it wrote."""
+    import test_tutorial
 
-    import pandas as pd
+    return test_tutorial.follow_the_page(tmp_path_factory.mktemp("tutorial"))
 
-    from culture import frames as F
+
+@pytest.fixture(scope="session")
+def second_pack(tutorial_run):
+    """The tutorial's pack: a second, deliberately different instrument (7 points, no
+    demographics, outcome index or ISO mapping) on anonymous Google Forms exports."""
     from culture.measure.instrument import load_instrument
-    from culture.pipeline import run_report
     from culture.store.workspace import Workspace
-    from culture.synth.tool_exports import write_export
 
-    inst = load_instrument(Path(__file__).parent / "fixtures" / "instruments" / "plant-pulse.yaml")
-    org = make_organisation(inst, SynthConfig(seed=5, n_sites=2, n_waves=3))
-    root = tmp_path_factory.mktemp("second")
-    ws = Workspace.init(root / "workspace")
-    for wave in org.waves:
-        answers = org.responses_of(wave).assign(**{F.RESPONDENT: None, F.RESPONSE_ID: None})
-        path = write_export(answers, inst, root / f"pulse-{wave}.csv", fmt="googleforms")
-        pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns="Employee ID") \
-            .to_csv(path, index=False)
-        org.org_of(wave)[[F.UNIT, F.PARENT, "name"]].to_csv(root / f"org-{wave}.csv", index=False)
-        hc = org.headcount[org.headcount[F.WAVE] == wave][[F.UNIT, "invited"]]
-        hc.to_csv(root / f"headcount-{wave}.csv", index=False)
-        ws.ingest_org(root / f"org-{wave}.csv", wave=wave)
-        ws.ingest_headcount(root / f"headcount-{wave}.csv", wave=wave)
-        ws.ingest_responses(root / f"pulse-{wave}.csv", wave=wave, instrument=inst)
-    result = run_report(ws, inst, "latest", reports_dir=root / "reports", workers=2, unit_level=1)
-    return result, ws, inst
+    folder = tutorial_run.folder
+    return (folder / "reports" / "2025Q2", Workspace.open(folder / "ws"),
+            load_instrument(folder / "my-survey.yaml"))

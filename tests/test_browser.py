@@ -174,10 +174,9 @@ def test_every_page_of_the_pack_reads_cleanly(browser, small_pack, instrument):
 
 
 def test_every_page_of_a_second_instruments_pack_reads_cleanly(browser, second_pack):
-    result, ws, inst = second_pack
-    units = ws.org(result.manifest["wave"])["unit_id"]
-    problems, _ = _every_page(browser, result.folder,
-                              _raw_ids(units, [c.id for c in inst.constructs]))
+    folder, ws, inst = second_pack
+    units = ws.org(folder.name)["unit_id"]
+    problems, _ = _every_page(browser, folder, _raw_ids(units, [c.id for c in inst.constructs]))
     assert not problems, "\n".join(problems)
-    text = (result.folder / "org_report.html").read_text(encoding="utf-8")
+    text = (folder / "org_report.html").read_text(encoding="utf-8")
     assert "Clarity of priorities" in text and "Plant pulse check" in text

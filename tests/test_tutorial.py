@@ -4,8 +4,12 @@ on made-up files in the layout the page describes (an anonymous Google Forms exp
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -46,50 +50,72 @@ def write_files(folder: Path, instrument) -> None:
         hc[[F.UNIT, "invited"]].to_csv(folder / f"headcount-{wave}.csv", index=False)
 
 
-@pytest.mark.slow
-def test_the_page_works_as_written(tmp_path, monkeypatch, capsys):
+@dataclass
+class Run:
+    folder: Path
+    draft_output: str
+    draft: dict
+    outputs: dict[str, str]
+    failures: list[str]
+
+
+def follow_the_page(folder: Path) -> Run:
+    """Write the page's files into ``folder`` and run its commands there, in order; the
+    user's edit of the draft is the page's YAML block."""
     documented = blocks("yaml")[0]
-    assert documented.startswith("# my-survey.yaml")
-    instrument_file = tmp_path / "page-instrument.yaml"
-    instrument_file.write_text(documented, encoding="utf-8")
-    instrument = load_instrument(instrument_file)
-    write_files(tmp_path, instrument)
-    monkeypatch.chdir(tmp_path)
+    (folder / "page-instrument.yaml").write_text(documented, encoding="utf-8")
+    write_files(folder, load_instrument(folder / "page-instrument.yaml"))
     steps = commands()
-    assert steps[0][:2] == ["instrument", "draft"] and len(steps) >= 10
+    outputs, failures = {}, []
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as out, \
+                contextlib.redirect_stderr(io.StringIO()) as err:
+            code = main(steps[0])
+        draft_output = out.getvalue() + err.getvalue()
+        if code != 0:
+            failures.append(f"culture {' '.join(steps[0])} -> {code}")
+        draft = yaml.safe_load(Path("my-survey.yaml").read_text(encoding="utf-8"))
+        Path("my-survey.yaml").write_text(documented, encoding="utf-8")  # the user's edit
+        for argv in steps[1:]:
+            with contextlib.redirect_stdout(io.StringIO()) as out, \
+                    contextlib.redirect_stderr(io.StringIO()) as err:
+                code = main(argv)
+            text = out.getvalue() + err.getvalue()
+            if code != 0 or "internal error" in text:
+                failures.append(f"culture {' '.join(argv)} -> {code}: {text[-800:]}")
+            outputs[" ".join(argv[4:6])] = text
+    finally:
+        os.chdir(here)
+    return Run(folder, draft_output, draft, outputs, failures)
+
+
+@pytest.mark.slow
+def test_the_page_works_as_written(tutorial_run):
+    run = tutorial_run
+    assert len(commands()) >= 10 and commands()[0][:2] == ["instrument", "draft"]
+    assert not run.failures, "\n".join(run.failures)
+    instrument = load_instrument(run.folder / "my-survey.yaml")
 
     # 1. the draft finds the page's questions and asks for the scale to be ordered
-    assert main(steps[0]) == 0
-    out = capsys.readouterr().out
-    assert "ORDER THE SCALE" in out
-    draft = yaml.safe_load(Path("my-survey.yaml").read_text(encoding="utf-8"))
-    assert [i["text"] for i in draft["items"]] == [i.text for i in instrument.items]
-    assert [c["text"] for c in draft["comments"]] == [c.text for c in instrument.comments]
-    assert sorted(draft["scale"]["labels"].values()) == sorted(instrument.scale.labels.values())
-    # ... and the user edits it into the page's instrument
-    Path("my-survey.yaml").write_text(documented, encoding="utf-8")
+    assert "ORDER THE SCALE" in run.draft_output
+    assert [i["text"] for i in run.draft["items"]] == [i.text for i in instrument.items]
+    assert [c["text"] for c in run.draft["comments"]] == [c.text for c in instrument.comments]
+    assert sorted(run.draft["scale"]["labels"].values()) == sorted(instrument.scale.labels.values())
 
-    outputs = {}
-    for argv in steps[1:]:
-        code = main(argv)
-        captured = capsys.readouterr()
-        assert code == 0, f"culture {' '.join(argv)} -> {code}: {captured.err[-800:]}"
-        assert "internal error" not in captured.err
-        outputs[" ".join(argv[4:6])] = captured.out + captured.err
-
-    assert "ws/policy.yaml" in "".join(outputs.values()) or Path("ws/policy.yaml").exists()
+    outputs = run.outputs
+    assert (run.folder / "ws" / "policy.yaml").exists()
     mapping = outputs["mapping draft"]
     assert "matched (score >= 90): 10" in mapping and "unmatched columns" in mapping
-    imported = outputs["ingest responses"]
-    assert "respondent id: none (an anonymous survey" in imported
+    assert "respondent id: none (an anonymous survey" in outputs["ingest responses"]
     assert "anonymous: counts are responses" in outputs["status"]
-    scores = outputs["scores --wave"]
-    assert "Clarity of priorities" in scores or "clarity" in scores
-    index = Path("reports/2025Q2/index.html").read_text(encoding="utf-8")
-    assert "Plant pulse check" in index
-    briefs = sorted(Path("reports/2025Q2/units").glob("*.html"))
+    assert "clarity" in outputs["scores --wave"]
+    reports = run.folder / "reports" / "2025Q2"
+    assert "Plant pulse check" in (reports / "index.html").read_text(encoding="utf-8")
+    briefs = sorted((reports / "units").glob("*.html"))
     assert len(briefs) == 2  # one per site (--unit-level 1)
-    for page in [Path("reports/2025Q2/org_report.html"), *briefs]:
+    for page in [reports / "org_report.html", *briefs]:
         text = page.read_text(encoding="utf-8")
         assert "Voice on the line" in text
         assert "strongly disagree" not in text.lower()  # the shipped instrument's words
