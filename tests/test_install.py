@@ -82,7 +82,9 @@ def test_a_tiny_pack_from_the_installed_wheel(installed, tmp_path):
                 "--workspace", str(tmp_path / "demo")], cwd=tmp_path, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ingesting through the same path a user takes" in done.stdout
-    index = Path(done.stdout.strip().splitlines()[-1].split("Report pack: ")[-1])
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Report pack: "))
+    index = Path(line.split("Report pack: ")[-1])
+    assert "Published for " in done.stdout.strip().splitlines()[-1]  # the sample access list
     assert index.name == "index.html" and index.exists()
     assert (index.parent / "org_report.html").exists()
     assert list((index.parent / "units").glob("*.html"))

@@ -4,11 +4,11 @@ on made-up files in the layout the page describes (an anonymous Google Forms exp
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from culture import frames as F
-from culture.cli import main
 from culture.measure.instrument import load_instrument
 from culture.synth import SynthConfig, make_organisation
 from culture.synth.tool_exports import write_export
@@ -59,6 +58,17 @@ class Run:
     failures: list[str]
 
 
+def culture(argv: list[str], folder: Path) -> tuple[int, str]:
+    """One command as a user types it: the installed ``culture`` in its own process, in
+    ``folder`` (``--debug``, a global flag that changes nothing else, puts a traceback in
+    the output if a command ever fails)."""
+    exe = Path(sys.executable).with_name("culture")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CULTURE_")}
+    done = subprocess.run([str(exe), "--debug", *argv], cwd=folder, env=env, text=True,
+                          capture_output=True, timeout=900)
+    return done.returncode, done.stdout + done.stderr
+
+
 def follow_the_page(folder: Path) -> Run:
     """Write the page's files into ``folder`` and run its commands there, in order; the
     user's edit of the draft is the page's YAML block."""
@@ -67,27 +77,16 @@ def follow_the_page(folder: Path) -> Run:
     write_files(folder, load_instrument(folder / "page-instrument.yaml"))
     steps = commands()
     outputs, failures = {}, []
-    here = os.getcwd()
-    os.chdir(folder)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as out, \
-                contextlib.redirect_stderr(io.StringIO()) as err:
-            code = main(steps[0])
-        draft_output = out.getvalue() + err.getvalue()
-        if code != 0:
-            failures.append(f"culture {' '.join(steps[0])} -> {code}")
-        draft = yaml.safe_load(Path("my-survey.yaml").read_text(encoding="utf-8"))
-        Path("my-survey.yaml").write_text(documented, encoding="utf-8")  # the user's edit
-        for argv in steps[1:]:
-            with contextlib.redirect_stdout(io.StringIO()) as out, \
-                    contextlib.redirect_stderr(io.StringIO()) as err:
-                code = main(argv)
-            text = out.getvalue() + err.getvalue()
-            if code != 0 or "internal error" in text:
-                failures.append(f"culture {' '.join(argv)} -> {code}: {text[-800:]}")
-            outputs[" ".join(argv[4:6])] = text
-    finally:
-        os.chdir(here)
+    code, draft_output = culture(steps[0], folder)
+    if code != 0:
+        failures.append(f"culture {' '.join(steps[0])} -> {code}: {draft_output[-2000:]}")
+    draft = yaml.safe_load((folder / "my-survey.yaml").read_text(encoding="utf-8"))
+    (folder / "my-survey.yaml").write_text(documented, encoding="utf-8")  # the user's edit
+    for argv in steps[1:]:
+        code, text = culture(argv, folder)
+        if code != 0 or "internal error" in text:
+            failures.append(f"culture {' '.join(argv)} -> {code}: {text[-2000:]}")
+        outputs[" ".join(argv[4:6])] = text
     return Run(folder, draft_output, draft, outputs, failures)
 
 
