@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from culture import frames as F
+from culture.analysis.verdicts import fmt_q
 from culture.boundary.release import RELEASED, Release
 from culture.stats.change import benjamini_hochberg, welch_change, z_quantile
 
@@ -236,7 +237,7 @@ def _verdict(r: pd.Series, min_change: float, alpha: float) -> list[str]:
     missing = []
     if not r.q < alpha:
         missing.append(f"not beyond noise after the correction for many comparisons "
-                       f"(q = {r.q:.2f})")
+                       f"({fmt_q(r.q)})")
     if not r.change >= min_change:
         missing.append(f"a change of {r.change:+.2f}, less than the meaningful rise of "
                        f"{min_change:.2f}")
@@ -248,8 +249,8 @@ def _verdict(r: pd.Series, min_change: float, alpha: float) -> list[str]:
                        f"{r.did_ci_low:+.2f} to {r.did_ci_high:+.2f})")
     if missing:
         return [NOT_YET, "; ".join(missing)]
-    return [IMPROVED, (f"rose {r.change:+.2f} from {r.wave_before} to {r.wave_after} (q = "
-                      f"{r.q:.3f}), {r.did:+.2f} more than {r.n_comparison_units} comparable "
+    return [IMPROVED, (f"rose {r.change:+.2f} from {r.wave_before} to {r.wave_after} "
+                      f"({fmt_q(r.q)}), {r.did:+.2f} more than {r.n_comparison_units} comparable "
                       "unit(s) without such an action: an association with the action, not "
                       "proof that it caused the rise")]
 
