@@ -36,9 +36,6 @@ import pandas as pd
 
 from culture import frames
 from culture.errors import Problem, ValidationError
-from culture.ingest.mapping import IGNORE, load_table_mapping
-from culture.ingest.textgrid import column_letter, fold_header
-from culture.measure.instrument import fold_label
 
 ROLES = ("leader", "executive", "hr")
 SCOPES = ("subtree", "unit")
@@ -56,31 +53,12 @@ UNIT_SEPARATOR = ";"
 
 
 def access_columns(header: list[str], *, mapping: Any, source: str) -> list[str | None]:
-    """Canonical column (or None) per header cell: the user's mapping first, then aliases."""
-    spec = load_table_mapping(mapping, ACCESS_COLUMNS)
-    user, problems = spec.bind([(column_letter(i), [fold_label(h)] if str(h).strip() else [])
-                                for i, h in enumerate(header)])
-    if problems:
-        raise ValidationError(problems, source=spec.source)
-    names: list[str | None] = []
-    for i, h in enumerate(header):
-        target = user[i]
-        if target is None:
-            target = next((c for c in ACCESS_COLUMNS if fold_header(h) in _ALIASES[c]), None)
-        names.append(None if target in (None, IGNORE) else target)
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name is not None and name in seen:
-            problems.append(Problem(f"header, columns {column_letter(seen[name])} and "
-                                    f"{column_letter(i)}", f"both map to {name!r}"))
-        elif name is not None:
-            seen[name] = i
-    problems += [Problem("header", f"required column {c!r} not found; if your file names it "
-                         "differently, map your header to it in a mapping file (--mapping)")
-                 for c in REQUIRED if c not in seen]
-    if problems:
-        raise ValidationError(problems, source=source)
-    return names
+    """Canonical column (or None = not read) per header cell: the user's mapping first,
+    then the aliases of the module doc (:func:`culture.ingest.registers.table_columns`)."""
+    from culture.ingest.registers import table_columns
+
+    return table_columns(header, canonical=ACCESS_COLUMNS, mapping=mapping, source=source,
+                         required=set(REQUIRED), aliases=_ALIASES)
 
 
 def read_access(path: str | Path, *, org: pd.DataFrame | None = None, mapping: Any = None,

@@ -51,8 +51,6 @@ import pandas as pd
 
 from culture import frames as F
 from culture.errors import Problem, ValidationError
-from culture.ingest.mapping import IGNORE, load_table_mapping
-from culture.ingest.textgrid import column_letter, fold_header
 from culture.measure.instrument import Instrument, fold_label
 
 COLUMNS = F.ACTION_COLUMNS
@@ -119,39 +117,12 @@ def construct_lookup(instrument: Instrument) -> dict[str, str]:
 
 
 def action_columns(header: list[str], *, mapping: Any, source: str) -> list[str | None]:
-    """Canonical column (or None = not read) per header cell: the user's mapping first, then
-    the aliases of the module doc. Missing required columns and two columns mapped to one
-    name are listed together."""
-    spec = load_table_mapping(mapping, COLUMNS)
-    user, problems = spec.bind([(column_letter(i), [fold_label(h)] if str(h).strip() else [])
-                                for i, h in enumerate(header)])
-    if problems:
-        raise ValidationError(problems, source=spec.source)
-    names: list[str | None] = []
-    unclaimed: list[str] = []
-    for i, h in enumerate(header):
-        target = user[i]
-        if target is None:
-            target = next((c for c in COLUMNS if fold_header(h) in _ALIASES[c]), None)
-            if target is None and str(h).strip():
-                unclaimed.append(column_letter(i))
-        names.append(None if target in (None, IGNORE) else target)
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name is not None and name in seen:
-            problems.append(Problem(f"header, columns {column_letter(seen[name])} and "
-                                    f"{column_letter(i)}", f"both map to {name!r}"))
-        elif name is not None:
-            seen[name] = i
-    problems += [Problem("header", f"required column {c!r} not found; {_MAP_HINT}")
-                 for c in REQUIRED if c not in seen]
-    if unclaimed and spec.unmapped != IGNORE:
-        problems.append(Problem("header", f"{len(unclaimed)} column(s) match no column of an "
-                                f"actions register: {', '.join(unclaimed)}; the mapping says "
-                                "'unmapped: error' (leave it out to ignore them)"))
-    if problems:
-        raise ValidationError(problems, source=source)
-    return names
+    """Canonical column (or None = not read) per header cell: the user's mapping first,
+    then the aliases of the module doc (:func:`culture.ingest.registers.table_columns`)."""
+    from culture.ingest.registers import table_columns
+
+    return table_columns(header, canonical=COLUMNS, mapping=mapping, source=source,
+                         required=set(REQUIRED), aliases=_ALIASES)
 
 
 def read_actions(path: str | Path, *, instrument: Instrument,

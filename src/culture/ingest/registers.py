@@ -81,7 +81,8 @@ _MAP_HINT = ("if your file names it differently, map your header to it in a mapp
 
 
 def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any,
-                  source: str, required: set[str] | None = None) -> list[str | None]:
+                  source: str, required: set[str] | None = None,
+                  aliases: Mapping[str, set[str]] | None = None) -> list[str | None]:
     """Canonical name (or None = not used) per header cell of an org / register table.
 
     ``mapping`` follows ``docs/mapping.md`` (:func:`culture.ingest.mapping.load_table_mapping`):
@@ -90,8 +91,10 @@ def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any
     carry descriptions and other free text that the workbench must not ingest.
     ``required`` (default: by the kind of table ``canonical`` describes) are the
     columns whose absence is an error here; pass an empty set to leave that check
-    to the caller.
+    to the caller. ``aliases`` (folded headers per canonical name) replace the register
+    aliases for other kinds of table (access lists, action registers).
     """
+    aliases = _TABLE_ALIASES if aliases is None else aliases
     spec = load_table_mapping(mapping, canonical)
     user, problems = spec.bind([(column_letter(i), [fold_label(h)] if str(h).strip() else [])
                                 for i, h in enumerate(header)])
@@ -102,7 +105,7 @@ def table_columns(header: list[str], *, canonical: tuple[str, ...], mapping: Any
     for i, h in enumerate(header):
         target = user[i]
         if target is None:
-            target = next((c for c in canonical if fold_header(h) in _TABLE_ALIASES.get(c, {c})), None)
+            target = next((c for c in canonical if fold_header(h) in aliases.get(c, {c})), None)
             if target is None and str(h).strip():
                 unclaimed.append(column_letter(i))
         names.append(None if target in (None, IGNORE) else target)
