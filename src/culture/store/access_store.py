@@ -23,8 +23,7 @@ from typing import Any
 import pandas as pd
 
 from culture import frames as F
-from culture.errors import ConfigError, Problem, ValidationError
-from culture.files import sha256_file
+from culture.errors import ConfigError
 from culture.store import archive, response_import
 from culture.store.db import insert_frame, maybe_transaction, next_id
 from culture.store.records import ImportReport
@@ -54,11 +53,7 @@ def ingest_access(ws: Any, path: str | os.PathLike[str], *, wave: str, mapping: 
 
     wave = _check_wave(wave)
     path = Path(path)
-    try:
-        sha = sha256_file(path)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ValidationError([Problem(str(path), "file not found (or a directory)")],
-                              source=str(path)) from None
+    sha = archive.input_sha256(path)
     prior = _prior(ws, sha, wave)
     if prior is not None:
         return ImportReport(import_id=int(prior["import_id"]), kind=KIND, source=str(path),

@@ -35,7 +35,6 @@ import pandas as pd
 
 from culture import frames as F
 from culture.errors import ConfigError, Problem, ValidationError
-from culture.files import sha256_file
 from culture.measure.instrument import Instrument
 from culture.store import archive, response_import
 from culture.store.db import insert_frame, maybe_transaction, next_id, transaction
@@ -69,11 +68,7 @@ def ingest_actions(ws: Any, path: str | os.PathLike[str], instrument: Instrument
     from culture.ingest.actions import read_actions as read_file
 
     path = Path(path)
-    try:
-        sha = sha256_file(path)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ValidationError([Problem(str(path), "file not found (or a directory)")],
-                              source=str(path)) from None
+    sha = archive.input_sha256(path)
     prior = _prior(ws, sha)
     if prior is not None:
         return ImportReport(import_id=int(prior["import_id"]), kind=KIND, source=str(path),

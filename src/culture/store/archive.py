@@ -13,7 +13,7 @@ import re
 import uuid
 from pathlib import Path
 
-from culture.errors import WorkspaceError
+from culture.errors import Problem, ValidationError, WorkspaceError
 from culture.files import sha256_file
 from culture.store.permissions import ARCHIVED_FILE, PRIVATE_FILE, private_dir, private_file
 
@@ -133,3 +133,14 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def input_sha256(path: Path) -> str:
+    """SHA-256 of a file a user asked to import; a missing path is a clear input error."""
+    try:
+        return sha256_file(path)
+    except FileNotFoundError:
+        raise ValidationError([Problem(str(path), "file not found")], source=str(path)) from None
+    except IsADirectoryError:
+        raise ValidationError([Problem(str(path), "is a directory, not a file")],
+                              source=str(path)) from None

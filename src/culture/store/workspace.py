@@ -55,7 +55,7 @@ from culture.errors import (
     WorkspaceError,
     WorkspaceLockedError,
 )
-from culture.files import sha256_file, write_json_atomic
+from culture.files import write_json_atomic
 from culture.measure.instrument import Instrument, load_instrument
 from culture.store import (
     access_store,
@@ -111,17 +111,6 @@ from culture.store.schema import (
 
 _HEX_KEY_RE = re.compile(r"^[0-9a-fA-F]{32,}$")
 _PER_WAVE_KINDS = ("org", "headcount")
-
-
-def _input_sha256(path: Path) -> str:
-    """SHA-256 of a file a user asked to import; a missing path is a clear input error."""
-    try:
-        return sha256_file(path)
-    except FileNotFoundError:
-        raise ValidationError([Problem(str(path), "file not found")], source=str(path)) from None
-    except IsADirectoryError:
-        raise ValidationError([Problem(str(path), "is a directory, not a file")],
-                              source=str(path)) from None
 
 
 # ----------------------------------------------------------------------------- paths & settings
@@ -365,7 +354,7 @@ class Workspace:
         wave = _check_wave(wave)
         instrument = _instrument(instrument)
         path = Path(path)
-        sha = _input_sha256(path)
+        sha = archive.input_sha256(path)
         no_op = self._no_op(sha, "responses", source=str(path), wave=wave,
                             instrument_id=instrument.id)
         if no_op is not None:
@@ -397,7 +386,7 @@ class Workspace:
         wave = _check_wave(wave)
         instrument = _instrument(instrument)
         source = Path(parsed.source)
-        sha = _sha256 or _input_sha256(source)
+        sha = _sha256 or archive.input_sha256(source)
         started = _now()
         check_accounting(parsed)  # refuse a reader that loses rows, before anything else
         rejected = parsed.rejected
@@ -533,7 +522,7 @@ class Workspace:
         path = Path(path)
         if wave is not None:
             _check_wave(wave)
-        sha = _input_sha256(path)
+        sha = archive.input_sha256(path)
         no_op = self._no_op(sha, kind, source=str(path), wave=wave, quality_kind=quality_kind)
         if no_op is not None:
             return no_op
@@ -561,7 +550,7 @@ class Workspace:
         if kind == "quality":
             _check_quality_kind(quality_kind)
         source = Path(source)
-        sha = _sha256 or _input_sha256(source)
+        sha = _sha256 or archive.input_sha256(source)
         started = _now()
         table, dropped, problems = prepare_table(frame, spec, wave=wave, quality_kind=quality_kind)
         if problems:
