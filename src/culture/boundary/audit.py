@@ -23,6 +23,7 @@ comments (``comments``). Messages name cells (unit, scope, measure), never peopl
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from culture.errors import ConfidentialityError
 from culture.results import Result
@@ -186,24 +188,220 @@ def audit_release(respondents: pd.DataFrame, org: pd.DataFrame, release, *,
     exact : run the exact linear-algebra check; default: when the number of
         atoms (groups of people indistinguishable by the shown cells) of a
         measure is at most ``max_atoms``.
+
+    Every cell is a union of *atoms*: the people of one direct unit and one band. The
+    atoms and which cells hold them are built once; each measure then only counts its
+    people per atom, and every check is arithmetic over the hierarchy (sparse products,
+    one pass up the tree), so the cost grows with units x depth, not people x cells.
     """
-    chains, _ = _ancestors(org)
-    (codes,) = _member_codes([respondents.reset_index(drop=True)])
+    people = respondents.reset_index(drop=True)
+    frame = _Atoms.build(people, org, release)
     breaches: list[dict] = []
     notes: list[str] = []
     checked = 0
-    for (family, measure), (group, sets) in _cell_sets(respondents, codes, org, release).items():
-        shown = {(str(r.unit_id), str(r.demographic), str(r.band)): r for r in group.itertuples()}
-        checked += len(shown)
-        found = _check_measure(shown, sets, chains)
-        if exact is not False:
-            lin, note = _linear(shown, sets, max_atoms, force=bool(exact))
-            found += lin
+    memo: dict[bytes, tuple[list[dict], str]] = {}
+    for family, cells in _shown_cells(release).items():
+        for measure, group in cells.groupby("measure", sort=True):
+            measure = str(measure)
+            idx = frame.cells_of(group)
+            counts = frame.counts(people, measure)
+            k = group["k"].to_numpy(dtype=np.int64)
+            k_sub = group["k_sub"].to_numpy(dtype=np.int64)
+            n = pd.to_numeric(group["n"], errors="coerce").to_numpy(dtype=np.float64)
+            # Measures with the same people per atom and the same shown cells have the same
+            # breaches: many items and constructs do.
+            key = b"".join(a.tobytes() for a in (counts, idx, k, k_sub, n)) + bytes(exact is not False)
+            if key not in memo:
+                memo[key] = frame.check(idx, counts, k, k_sub, n, exact=exact, max_atoms=max_atoms)
+            found, note = memo[key]
+            checked += len(group)
             if note:
                 notes.append(f"{family} {measure}: {note}")
-        breaches += [dict(b, family=family, measure=measure) for b in found]
-    breaches += _derived_items(release, parts or {}, respondents, codes[1], org)
+            breaches += [dict(b, family=family, measure=measure) for b in found]
+    breaches += _derived_items(release, parts or {}, people, frame)
     return _result(breaches, checked, notes)
+
+
+@dataclass
+class _Atoms:
+    """People grouped into atoms (direct unit x band) and which cells contain each atom.
+
+    ``incidence`` is cells x atoms (1 where the atom's people belong to the cell);
+    ``up`` is each cell's cell one level up the tree in the same scope (-1 at the top);
+    ``whole`` is a band cell's whole-unit cell (-1 for whole cells).
+    """
+
+    keys: list[tuple[str, str, str]]
+    index: dict[tuple[str, str, str], int]
+    person_of: np.ndarray        # row -> person (a person read twice counts once)
+    atom_of: np.ndarray          # person -> atom
+    n_atoms: int
+    incidence: sparse.csr_matrix
+    up: np.ndarray
+    whole: np.ndarray
+
+    @classmethod
+    def build(cls, people: pd.DataFrame, org: pd.DataFrame, release) -> _Atoms:
+        chains, root = _ancestors(org)
+        units = list(chains)
+        unit_pos = {u: i for i, u in enumerate(units)}
+        unit = people["unit_id"].astype(str)
+        unit_idx = unit.map(unit_pos).fillna(unit_pos[root]).to_numpy(dtype=np.int64)
+        dem = release.demographic
+        band_names = (sorted(set(people[dem].astype(str)) | set(release.cuts["band"].astype(str)))
+                      if dem else [])
+        band_pos = {b: i for i, b in enumerate(band_names)}
+        band_idx = (people[dem].astype(str).map(band_pos).to_numpy(dtype=np.int64) if dem
+                    else np.zeros(len(people), dtype=np.int64))
+        width = max(1, len(band_names))
+        atom_code, row_atom = np.unique(unit_idx * width + band_idx, return_inverse=True)
+        person_of = pd.factorize(people["respondent"].astype(str))[0]
+        atom_of = np.full(person_of.max() + 1 if len(person_of) else 0, -1, dtype=np.int64)
+        atom_of[person_of] = row_atom
+        if (atom_of[person_of] != row_atom).any():
+            raise ConfidentialityError("audit: a respondent is counted in two units or bands of one "
+                                       "release; each person must be in one place")
+        a_unit, a_band = atom_code // width, atom_code % width
+        # cells: whole units first, then unit x band
+        keys = [(u, _WHOLE, _WHOLE) for u in units]
+        keys += [(u, str(dem), b) for u in units for b in band_names]
+        n_units = len(units)
+        parent = np.array([unit_pos[c[1]] if len(c) > 1 else -1 for c in (chains[u] for u in units)],
+                          dtype=np.int64)
+        up = parent
+        if band_names:  # a band cell's cell above: the same band one unit up
+            pu, b = np.repeat(parent, width), np.tile(np.arange(width), n_units)
+            up = np.concatenate([parent, np.where(pu >= 0, n_units + pu * width + b, -1)])
+        whole = np.concatenate([np.full(n_units, -1), np.repeat(np.arange(n_units), width)])[:len(keys)]
+        # atom -> its unit and every ancestor (whole scope, and the same band's scope)
+        depth_rows, depth_cols = [], []
+        for j, u in enumerate(a_unit.tolist()):
+            for anc in chains[units[u]]:
+                a = unit_pos[anc]
+                depth_rows.append(a)
+                depth_cols.append(j)
+                if band_names:
+                    depth_rows.append(n_units + a * width + int(a_band[j]))
+                    depth_cols.append(j)
+        incidence = sparse.csr_matrix((np.ones(len(depth_rows), dtype=np.float64), (depth_rows, depth_cols)),
+                                      shape=(len(keys), len(atom_code)))
+        return cls(keys, {k: i for i, k in enumerate(keys)}, person_of, atom_of, len(atom_code),
+                   incidence, up, whole)
+
+    def cells_of(self, group: pd.DataFrame) -> np.ndarray:
+        """Row positions of the shown cells."""
+        columns = (group[c].astype(str).to_numpy(dtype=object).tolist()
+                   for c in ("unit_id", "demographic", "band"))
+        return np.asarray([self.cell(key) for key in zip(*columns, strict=True)], dtype=np.int64)
+
+    def cell(self, key: tuple[str, str, str]) -> int:
+        """A cell's row (a cell naming a unit or band nobody is in is added, empty: its shown
+        n is then checked against 0 people)."""
+        if key not in self.index:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+            self.incidence = sparse.vstack([self.incidence, sparse.csr_matrix((1, self.n_atoms))],
+                                           format="csr")
+            self.up = np.append(self.up, -1)
+            self.whole = np.append(self.whole, -1)
+        return self.index[key]
+
+    def counts(self, people: pd.DataFrame, measure: str) -> np.ndarray:
+        has = (people[measure].fillna(False).astype(bool).to_numpy() if measure in people.columns
+               else np.ones(len(people), dtype=bool))
+        return self.per_atom(has)
+
+    def per_atom(self, rows: np.ndarray) -> np.ndarray:
+        """People per atom among the rows marked (a person counts once)."""
+        persons = np.unique(self.person_of[rows])
+        return np.bincount(self.atom_of[persons], minlength=self.n_atoms).astype(np.float64)
+
+    def check(self, idx: np.ndarray, counts: np.ndarray, k: np.ndarray, k_sub: np.ndarray,
+              n: np.ndarray, *, exact: bool | None, max_atoms: int) -> tuple[list[dict], str]:
+        """Every structural check of one measure's shown cells, then the exact one."""
+        keys = [self.keys[i] for i in idx]
+        inc = self.incidence[idx]
+        size = inc @ counts
+        out = []
+        small = np.flatnonzero((size > 0) & (size < k))
+        out += [_breach("too_small", keys[i], int(size[i]), int(k[i]), f"{int(size[i])} people shown")
+                for i in small]
+        wrong = np.flatnonzero(~np.isnan(n) & (n != size))
+        out += [_breach("n_mismatch", keys[i], int(size[i]), int(k[i]),
+                        f"shown n {int(n[i])} but {int(size[i])} people") for i in wrong]
+        out += self._nested(keys, inc, counts, size, k_sub)
+        out += self._below(idx, keys, size, k_sub)
+        if exact is not False:
+            lin, note = self._linear(keys, inc, counts, size, k_sub, max_atoms, force=bool(exact))
+            return out + lin, note
+        return out, ""
+
+    @staticmethod
+    def _nested(keys, inc, counts, size, k_sub) -> list[dict]:
+        """Two shown cells A within B with 1..k-1 people in B but not A: A within B iff the
+        people they share are all of A's."""
+        shared = (inc.multiply(counts[None, :]).tocsr() @ inc.T).tocoo()
+        a, b, both = shared.row, shared.col, shared.data
+        gap = size[b] - size[a]
+        ks = np.maximum(k_sub[a], k_sub[b])
+        hit = (a != b) & (size[a] > 0) & (both == size[a]) & (gap > 0) & (gap < ks)
+        return [_breach("nested_pair", keys[i], int(g), int(kk),
+                        f"inside {keys[j][0]} {keys[j][1]}={keys[j][2]}", keys[j][0])
+                for i, j, g, kk in zip(a[hit], b[hit], gap[hit], ks[hit], strict=True)]
+
+    def _below(self, idx, keys, size, k_sub) -> list[dict]:
+        """Remainders: a shown cell minus the shown cells of its scope below it (the
+        highest ones are disjoint, so their sizes add), minus its shown direct children,
+        and a shown unit minus its shown bands."""
+        pos = np.full(len(self.keys), -1, dtype=np.int64)
+        pos[idx] = np.arange(len(idx))
+        shown = pos >= 0
+        # nearest shown cell strictly above each shown cell, by pointer jumping up the tree
+        above = self.up[idx].copy()
+        while True:
+            climb = (above >= 0) & ~shown[np.maximum(above, 0)]
+            if not climb.any():
+                break
+            above[climb] = self.up[above[climb]]
+        out = []
+        parent_shown = (self.up[idx] >= 0) & shown[np.maximum(self.up[idx], 0)]
+        for check, holder in (("remainder", above), ("children", np.where(parent_shown, self.up[idx], -1))):
+            has = holder >= 0
+            target = pos[holder[has]]
+            covered = np.bincount(target, weights=size[has], minlength=len(idx))
+            parts = np.bincount(target, minlength=len(idx))
+            rest = size - covered
+            for i in np.flatnonzero((parts > 0) & (rest > 0) & (rest < k_sub)):
+                out.append(_breach(check, keys[i], int(rest[i]), int(k_sub[i]),
+                                   f"{int(rest[i])} people not in {int(parts[i])} shown cell(s)"))
+        whole = self.whole[idx]
+        has = (whole >= 0) & shown[np.maximum(whole, 0)]
+        target = pos[whole[has]]
+        covered = np.bincount(target, weights=size[has], minlength=len(idx))
+        bands = np.bincount(target, minlength=len(idx))
+        rest = size - covered
+        for i in np.flatnonzero((bands > 0) & (rest > 0) & (rest < k_sub)):
+            out.append(_breach("cut_complement", keys[i], int(rest[i]), int(k_sub[i]),
+                               f"{int(rest[i])} people in hidden bands"))
+        return out
+
+    @staticmethod
+    def _linear(keys, inc, counts, size, k_sub, max_atoms, *, force) -> tuple[list[dict], str]:
+        """The exact check over pattern atoms: atoms in exactly the same shown cells merge."""
+        keep = np.flatnonzero(size > 0)
+        if not len(keep):
+            return [], ""
+        cols = inc[keep].T.tocsr()  # atoms x non-empty shown cells
+        used = (counts > 0) & (np.diff(cols.indptr) > 0)
+        if not force:  # count the patterns first (a random projection tells them apart)
+            distinct = len(np.unique(cols[used] @ np.random.default_rng(0).random(len(keep))))
+            if distinct > max_atoms:
+                return [], f"exact check skipped ({distinct} atoms > {max_atoms})"
+        patterns: dict[tuple, float] = defaultdict(float)
+        for a in np.flatnonzero(used):
+            patterns[tuple(sorted(cols.indices[cols.indptr[a]:cols.indptr[a + 1]].tolist()))] += counts[a]
+        return _linear_atoms([keys[i] for i in keep], list(patterns), np.array(list(patterns.values())),
+                             int(k_sub[keep].max()), max_atoms, force=force)
 
 
 def _result(breaches: list[dict], checked: int, notes: list[str]) -> AuditResult:
@@ -211,8 +409,8 @@ def _result(breaches: list[dict], checked: int, notes: list[str]) -> AuditResult
     return AuditResult(passed=frame.empty, breaches=frame, cells_checked=checked, notes=tuple(notes))
 
 
-def _derived_items(release, parts: dict[str, tuple[str, ...]], respondents: pd.DataFrame,
-                   persons: np.ndarray, org: pd.DataFrame) -> list[dict]:
+def _derived_items(release, parts: dict[str, tuple[str, ...]], people: pd.DataFrame,
+                   atoms: _Atoms) -> list[dict]:
     """A withheld item is derivable where its construct and every other item are shown and
     everyone in the construct's cell answered every item (then the construct total is
     exactly the item totals over the number of items); a sensitive item counts as derivable
@@ -222,32 +420,33 @@ def _derived_items(release, parts: dict[str, tuple[str, ...]], respondents: pd.D
         t = t[t["status"] == "released"]
         dem = t["demographic"] if "demographic" in t.columns else _WHOLE
         band = t["band"] if "band" in t.columns else _WHOLE
-        return set(zip(t["unit_id"].astype(str), pd.Series(dem, index=t.index).astype(str),
-                       pd.Series(band, index=t.index).astype(str), t["measure"].astype(str),
-                       strict=True))
+        return set(zip(*(pd.Series(c, index=t.index).astype(str).to_numpy(dtype=object).tolist()
+                         for c in (t["unit_id"], dem, band, t["measure"])), strict=True))
 
     cells = shown("scores") | shown("items") | shown("cuts")
     sensitive = set(release.table("items").query("sensitive")["measure"].astype(str))
-    people = respondents.reset_index(drop=True)
-    chains, root = _ancestors(org)
-    unit_of = people["unit_id"].astype(str).where(people["unit_id"].astype(str).isin(list(chains)),
-                                                 root)
-    dem_col = release.demographic
+
+    def has(column: str) -> np.ndarray:
+        return (people[column].fillna(False).astype(bool).to_numpy() if column in people.columns
+                else np.ones(len(people), dtype=bool))
+
+    @functools.cache
+    def per_atom(construct: str) -> tuple[np.ndarray, np.ndarray]:
+        """People per atom with the construct and every item of it answered; with the construct."""
+        inside = has(construct)
+        complete = inside & np.logical_and.reduce([has(i) for i in parts[construct]])
+        return atoms.per_atom(complete), atoms.per_atom(inside)
+
     out = []
     for unit, dem, band, measure in sorted(c for c in cells if c[3] in parts):
         items = parts[measure]
         hidden = [i for i in items if (unit, dem, band, i) not in cells]
         if len(hidden) != 1 or len(items) < 2:
             continue
-        inside = np.array(unit_of.map(lambda u, a=unit: a in chains[u]).tolist(), dtype=bool)
-        if dem != _WHOLE and dem_col:
-            inside &= people[dem_col].astype(str).to_numpy() == band
-        if measure in people.columns:
-            inside &= people[measure].fillna(False).astype(bool).to_numpy()
-        answered = [people[i].fillna(False).astype(bool).to_numpy() if i in people.columns
-                    else np.ones(len(people), dtype=bool) for i in items]
-        exact = bool(np.all([a[inside].all() for a in answered]))
-        if exact or hidden[0] in sensitive:
+        # exact iff the cell's people with the construct all answered every item
+        row = atoms.incidence[atoms.cell((unit, dem, band))]
+        complete, with_score = (float((row @ v)[0]) for v in per_atom(measure))
+        if complete == with_score or hidden[0] in sensitive:
             out.append(dict(_breach("derived_item", (unit, dem, band), 0, 0,
                                     f"{hidden[0]} = {len(items)} x {measure} minus the other "
                                     "items shown"), family="scores", measure=hidden[0]))
@@ -338,79 +537,40 @@ def _breach(check: str, key: tuple, size: int, k: int, detail: str, other: str =
             "size": size, "k": k, "detail": detail}
 
 
-def _check_measure(shown: dict, sets: dict, chains: dict[str, list[str]]) -> list[dict]:
-    out = []
-    members = {key: frozenset(sets.get(key, ())) for key in shown}
-    for key, row in shown.items():
-        size, k = len(members[key]), int(row.k)
-        if 0 < size < k:
-            out.append(_breach("too_small", key, size, k, f"{size} people shown"))
-        n = getattr(row, "n", None)
-        if n is not None and not pd.isna(n) and int(n) != size:
-            out.append(_breach("n_mismatch", key, size, k, f"shown n {int(n)} but {size} people"))
-    # nested pairs: a cell can only sit inside cells that contain one of its members
-    holders: dict[int, list] = defaultdict(list)
-    for key, mem in members.items():
-        for person in mem:
-            holders[person].append(key)
-    for key, mem in members.items():
-        if not mem:
-            continue
-        for other in holders[next(iter(mem))]:
-            big = members[other]
-            gap = len(big) - len(mem)
-            k_sub = int(max(shown[key].k_sub, shown[other].k_sub))
-            if other != key and 0 < gap < k_sub and mem <= big:
-                out.append(_breach("nested_pair", key, gap, k_sub, f"inside {other[0]} {other[1]}={other[2]}",
-                                   other[0]))
-    # remainders below each shown cell, and complements of cuts within a unit
-    below: dict[tuple, list] = defaultdict(list)
-    kids: dict[tuple, list] = defaultdict(list)
-    for key in members:
-        unit, d, b = key
-        for depth, anc in enumerate(chains[unit][1:], start=1):
-            if (anc, d, b) in members:
-                below[(anc, d, b)].append(key)
-                if depth == 1:
-                    kids[(anc, d, b)].append(key)
-    for key, mem in members.items():
-        k_sub = int(shown[key].k_sub)
-        for check, parts in (("remainder", below[key]), ("children", kids[key])):
-            if parts:
-                rest = len(mem - frozenset().union(*(members[p] for p in parts)))
-                if 0 < rest < k_sub:
-                    out.append(_breach(check, key, rest, k_sub, f"{rest} people not in {len(parts)} shown cell(s)"))
-        if key[1] == _WHOLE:
-            band_keys = [o for o in members if o[0] == key[0] and o[1] != _WHOLE]
-            if band_keys:
-                rest = len(mem - frozenset().union(*(members[o] for o in band_keys)))
-                if 0 < rest < k_sub:
-                    out.append(_breach("cut_complement", key, rest, k_sub, f"{rest} people in hidden bands"))
-    return out
-
-
 def _linear(shown: dict, sets: dict, max_atoms: int, *, force: bool) -> tuple[list[dict], str]:
-    """Exact check: is any union of people of size 1..k-1 in the row space of the shown cells?
-
-    People with the same pattern of membership across shown cells form an atom;
-    a group is derivable iff it is a union of atoms whose indicator vector is a
-    linear combination of the cells' indicator vectors (sums and differences of
-    published totals). Small atoms are combined exhaustively.
-    """
+    """The exact check over cells given as sets of people (the union of releases)."""
     keys = [k for k in shown if sets.get(k)]
     if not keys:
         return [], ""
-    everyone = sorted(set().union(*(sets[k] for k in keys)))
-    pos = {p: i for i, p in enumerate(everyone)}
-    member = np.zeros((len(everyone), len(keys)), dtype=bool)
+    pattern: dict[int, list[int]] = defaultdict(list)
     for j, key in enumerate(keys):
-        member[[pos[p] for p in sets[key]], j] = True
-    atoms, sizes = np.unique(member, axis=0, return_counts=True)
-    if len(atoms) > max_atoms and not force:
-        return [], f"exact check skipped ({len(atoms)} atoms > {max_atoms})"
+        for p in sets[key]:
+            pattern[p].append(j)
+    patterns: dict[tuple, float] = defaultdict(float)
+    for cols in pattern.values():
+        patterns[tuple(cols)] += 1
+    return _linear_atoms(keys, list(patterns), np.array(list(patterns.values())),
+                         int(max(int(shown[k].k_sub) for k in keys)), max_atoms, force=force)
+
+
+def _linear_atoms(keys: list, patterns: list[tuple], sizes: np.ndarray, k_sub: int, max_atoms: int,
+                  *, force: bool) -> tuple[list[dict], str]:
+    """Exact check: is any union of people of size 1..k-1 in the row space of the shown cells?
+
+    People with the same pattern of membership across shown cells form an atom
+    (``patterns``: the cells of each atom; ``sizes``: its people); a group is derivable
+    iff it is a union of atoms whose indicator vector is a linear combination of the
+    cells' indicator vectors (sums and differences of published totals). Small atoms
+    are combined exhaustively.
+    """
+    if len(patterns) > max_atoms and not force:
+        return [], f"exact check skipped ({len(patterns)} atoms > {max_atoms})"
+    atoms = np.zeros((len(patterns), len(keys)), dtype=bool)
+    for i, cols in enumerate(patterns):
+        atoms[i, list(cols)] = True
+    sizes = sizes.astype(np.int64)
     a = atoms.T.astype(np.float64)  # cells x atoms
     resid = np.eye(len(atoms)) - np.linalg.pinv(a) @ a  # u is derivable iff resid @ u == 0
-    k_sub = int(max(int(shown[k].k_sub) for k in keys))
     small = np.flatnonzero(sizes < k_sub)
     out: list[dict] = []
     tried = 0
@@ -429,7 +589,7 @@ def _linear(shown: dict, sets: dict, max_atoms: int, *, force: bool) -> tuple[li
             hit = np.abs(resid[:, chunk].sum(axis=2)).max(axis=0) < 1e-8
             for combo in chunk[hit]:
                 total = int(sizes[combo].sum())
-                cell = keys[int(np.flatnonzero(atoms[combo[0]])[0])] if atoms[combo[0]].any() else keys[0]
+                cell = keys[int(np.flatnonzero(atoms[combo[0]])[0])]
                 out.append(_breach("linear", cell, total, k_sub,
                                    f"{total} people obtainable by adding and subtracting shown cells"))
     return out, ""
