@@ -313,7 +313,9 @@ class _Atoms:
 
     def per_atom(self, rows: np.ndarray) -> np.ndarray:
         """People per atom among the rows marked (a person counts once)."""
-        persons = np.unique(self.person_of[rows])
+        persons = self.person_of[rows]
+        if len(self.atom_of) < len(self.person_of):  # someone read twice: count them once
+            persons = np.unique(persons)
         return np.bincount(self.atom_of[persons], minlength=self.n_atoms).astype(np.float64)
 
     def check(self, idx: np.ndarray, counts: np.ndarray, k: np.ndarray, k_sub: np.ndarray,

@@ -16,6 +16,10 @@ def register(sub: Any, common: list) -> None:
                         help="a wave such as 2026Q3, or 'latest' for unattended runs")
     report.add_argument("--reports", metavar="DIR", default="reports", help="output root (reports/)")
     report.add_argument("--workers", type=int, default=None, help="parallel notebooks (default CPUs)")
+    report.add_argument("--executor", choices=("local", "dask"), default="local",
+                        help="where the notebooks run: threads here (local) or a Dask cluster")
+    report.add_argument("--scheduler", metavar="ADDRESS",
+                        help="the Dask scheduler for --executor dask, e.g. tcp://10.0.0.5:8786")
     report.add_argument("--unit-level", type=int, default=None,
                         help="only write briefs for units at this org level")
     report.add_argument("--pdf", action="store_true", help="also print each brief to PDF (Chromium)")
@@ -25,6 +29,9 @@ def register(sub: Any, common: list) -> None:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     import time
+
+    if args.executor == "dask" and not args.scheduler:
+        raise errors.ConfigError("--executor dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786)")
 
     from culture.pipeline import run_report
 
@@ -40,7 +47,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         result = run_report(open_workspace(args), instrument_of(args), args.wave, reports_dir=args.reports,
                             workers=args.workers, pdf=args.pdf, unit_level=args.unit_level,
-                            progress=progress)
+                            progress=progress, executor=args.executor, scheduler=args.scheduler)
     except errors.CultureError as exc:
         log.error("failed (exit %s): %s", exc.exit_code, str(exc).splitlines()[0])
         raise

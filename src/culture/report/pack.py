@@ -5,10 +5,11 @@
 1. plan one job per document (org report, trends, linkage, instrument review)
    and one unit brief per released unit; check every job's parameters before
    any kernel starts;
-2. execute the notebooks in parallel with papermill (``workers``), each given
-   the bundle path and nothing that leads to the store;
-3. convert each executed notebook to a self-contained HTML page with no code,
-   no parameters cells and no notebook metadata (figures embedded);
+2. execute the notebooks in parallel with papermill (``workers`` threads here, or a
+   Dask cluster: ``executor="dask"``), each given the bundle and nothing that leads to
+   the store; the unit briefs on warm kernels (see :mod:`culture.report.execute`);
+3. where each ran, convert it to a self-contained HTML page with no code, no
+   parameters cells and no notebook metadata (figures embedded);
 4. write the exports (release.xlsx/csv, ISO 9001 evidence, findings), the
    landing page and ``manifest.json``;
 5. run the leak gate over everything that would be published;
@@ -36,7 +37,7 @@ from culture.errors import ConfidentialityError, NotebookError
 from culture.report.deck import write_deck
 from culture.report.execute import Job, run_all
 from culture.report.exports import write_exports
-from culture.report.html import page, to_html
+from culture.report.html import page
 from culture.report.params import validate_parameters
 from culture.report.pdf import print_pdfs
 from culture.resources import notebook_dir
@@ -77,7 +78,7 @@ def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = Non
     units = units.sort_values(["child", "path"], kind="stable")
     for _, u in units.iterrows():
         jobs.append(Job(f"units/{_slug(u['unit_id'])}.html", UNIT_NOTEBOOK,
-                        f"Brief: {u['path']}", {**common, "unit_id": str(u["unit_id"])}))
+                        f"Brief: {u['path']}", {**common, "unit_id": str(u["unit_id"])}, warm=True))
     return jobs
 
 
@@ -149,7 +150,8 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
                notebooks: Path | None = None, pseudonyms: Iterable[str] = (),
                unreleased_texts: Iterable[str] = (), pdf: bool = False, unit_level: int | None = None,
                progress: Callable[[int, int, str], None] | None = None,
-               key: bytes | None = None) -> PackResult:
+               key: bytes | None = None, executor: str = "local",
+               scheduler: str | None = None) -> PackResult:
     """Build the pack for the bundle's wave into ``out_root/<wave>`` (see module doc)."""
     bundle_path = Path(bundle_path).resolve()
     notebooks = notebooks or notebook_dir()
@@ -165,13 +167,12 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
     work = out_root / f".{bundle.wave}.work-{stamp}"   # executed notebooks: never published
     (build / "units").mkdir(parents=True)
     work.mkdir()
-    timings: dict[str, dict] = {}
     try:
-        executed = run_all(jobs, work, notebooks, workers or os.cpu_count() or 1, timings, progress)
-        for job in jobs:
-            back = "../index.html" if "/" in job.output else "index.html"
-            text = to_html(executed[job.output], job.title, back=back)
-            (build / job.output).write_text(text, encoding="utf-8")
+        pages = run_all(jobs, work, notebooks, workers or os.cpu_count() or 1, progress,
+                        executor=executor, scheduler=scheduler)
+        for page in pages.values():
+            (build / page.output).write_text(page.html, encoding="utf-8")
+        timings = {output: page.timings for output, page in pages.items()}
         exports = write_exports(bundle, build)
         exports += write_suggested_actions(bundle, jobs, build)
         write_deck(bundle, build / "management_review.pptx", built=_bundle_date(bundle))
