@@ -78,6 +78,8 @@ def test_alpha_bfi_neuroticism_total(bfi):
     assert near(t.g6, 0.799126, 6, LEGACY)                     # G6(smc), source 2
     assert near(t.average_r, 0.467854, 6, LEGACY)              # average_r, source 2
     assert near(t.s_n, 4.39592, 5, 5e-3)                       # S/N, source 2
+    # the lean pairwise alpha (the scoring benchmark's) on the same items with their NAs
+    assert ps.pairwise_alpha(bfi[["N1", "N2", "N3", "N4", "N5"]]) == pytest.approx(0.8139629, abs=1e-7)
     assert near(t.median_r, 0.4136794, 7, 1e-3)                # median_r, source 1
     # source 1 prints the 95% interval "0.8 0.81 0.82" (alpha -/+ 1.96 ase)
     assert near(t.duhachek_low, 0.80, 2) and near(t.duhachek_high, 0.82, 2)

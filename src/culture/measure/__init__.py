@@ -26,6 +26,7 @@ from culture.measure.reliability import (
     item_statistics,
     omega,
     omega_total,
+    pairwise_alpha,
     rwg_j,
 )
 from culture.measure.scoring import ScoredWave, score
@@ -34,6 +35,6 @@ from culture.measure.structure import CFAResult, InvarianceResult, cfa, metric_i
 __all__ = [
     "AlphaResult", "CFAResult", "Instrument", "InvarianceResult", "OmegaResult",
     "PsychometricsInputError", "ScoredWave", "alpha", "cfa", "flag_items", "icc", "instrument_reliability", "item_statistics", "load_default_instrument",
-    "load_instrument", "metric_invariance", "omega", "omega_total", "parse_instrument",
+    "load_instrument", "metric_invariance", "omega", "omega_total", "pairwise_alpha", "parse_instrument",
     "rwg_j", "score",
 ]

@@ -61,6 +61,7 @@ class PackResult:
     folder: Path
     index: Path
     manifest: dict = field(repr=False)
+    stages_s: dict = field(default_factory=dict)  # seconds per stage of this build
 
 
 def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = None) -> list[Job]:
@@ -167,16 +168,27 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
     work = out_root / f".{bundle.wave}.work-{stamp}"   # executed notebooks: never published
     (build / "units").mkdir(parents=True)
     work.mkdir()
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        stages[stage] = round(time.perf_counter() - clock, 3)
+        clock = time.perf_counter()
+
     try:
         pages = run_all(jobs, work, notebooks, workers or os.cpu_count() or 1, progress,
                         executor=executor, scheduler=scheduler)
         for page in pages.values():
             (build / page.output).write_text(page.html, encoding="utf-8")
         timings = {output: page.timings for output, page in pages.items()}
+        lap("notebooks")
         exports = write_exports(bundle, build)
         exports += write_suggested_actions(bundle, jobs, build)
+        lap("exports")
         write_deck(bundle, build / "management_review.pptx", built=_bundle_date(bundle))
         exports.append("management_review.pptx")
+        lap("deck")
         if pdf:  # briefs for leaders who read on paper, the report for the meeting's papers
             print_pdfs(build, [j.output for j in jobs if j.notebook == UNIT_NOTEBOOK
                                or j.notebook == "org_report"])
@@ -185,10 +197,12 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
         manifest = _manifest(bundle, jobs, timings)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True),
                                              encoding="utf-8")
+        lap("pdf_index_manifest")
         leaks = scan_outputs(build, pseudonyms=pseudonyms, unreleased_texts=unreleased_texts,
                              k=bundle.release.thresholds.scores)
         if not leaks.passed:
             raise ConfidentialityError("leak gate refused the pack: " + leaks.summary())
+        lap("leak_gate")
         final = _publish(build, out_root / bundle.wave)
     except NotebookError:
         _quarantine(work, out_root, bundle.wave)
@@ -196,7 +210,7 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
     finally:
         shutil.rmtree(build, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
-    return PackResult(final, final / "index.html", manifest)
+    return PackResult(final, final / "index.html", manifest, stages)
 
 
 

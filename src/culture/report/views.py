@@ -21,6 +21,7 @@ from IPython.display import HTML
 from culture.boundary.bundle import Bundle
 from culture.boundary.release import SUPPRESSED_LABEL, unit_paths
 from culture.errors import ConfigError
+from culture.files import sha256_file
 from culture.frames import OUTCOME_LABELS
 from culture.report import wording
 
@@ -47,9 +48,24 @@ REVERSE_MARK = " (reverse-worded)"
 FINDING_ID = re.compile(r"\b([CSLG]\d{3})\b")
 
 
+_OPENED: dict[tuple[str, str], Bundle] = {}
+
+
 def open_bundle(path: str, wave: str) -> Bundle:
-    """Load the bundle and check it is the wave the notebook was asked to report."""
-    bundle = Bundle.load(Path(path))
+    """Load the bundle and check it is the wave the notebook was asked to report.
+
+    A kernel that runs many briefs (a warm kernel) reads and verifies a bundle once: a
+    Bundle is immutable (its tables are handed out as copies), and the cache is keyed by
+    the folder and the hash of its manifest, so a bundle written again is read again.
+    """
+    folder = Path(path).resolve()
+    manifest = folder / "manifest.json"
+    key = (str(folder), sha256_file(manifest) if manifest.is_file() else "")
+    bundle = _OPENED.get(key)
+    if bundle is None:
+        bundle = Bundle.load(folder)
+        _OPENED.clear()  # one bundle at a time: a pack's run never needs two
+        _OPENED[key] = bundle
     if wave not in ("", "latest") and bundle.wave != wave:
         raise ConfigError(f"parameter wave={wave!r} but the bundle at the given path is for {bundle.wave}")
     return bundle
