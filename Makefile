@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKERS ?= 2
 
-.PHONY: demo test lint lab bench clean
+.PHONY: demo test lint lab bench bench-pack clean
 
 # Reinstall only when the dependency list changes.
 $(STAMP): pyproject.toml
@@ -38,8 +38,15 @@ lint: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# make bench: the issue's cases at full size -> benchmarks/RESULTS.md (needs `make demo` for
+# the briefs case); make bench QUICK=1: the smoke sizes (results/quick.md).
+# make bench-pack PEOPLE=100000: the whole quarterly pack at that size, stage by stage.
+PEOPLE ?= 5000
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
+
+bench-pack: $(STAMP)
+	$(BIN)/python -m benchmarks.pack_scale --people $(PEOPLE) --out benchmarks/results/pack-$(PEOPLE).json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -7,6 +7,10 @@ workspace and runs ``culture report`` on the latest wave with a brief per unit, 
 stage and sampling the peak memory of the whole process tree (kernels included). The run
 is cold: every wave is released and audited for the first time.
 
+``--brief-sample N`` writes the briefs of N units drawn at random (the other documents in
+full) and projects the notebook stage to every released unit from the measured seconds
+per brief: how the 100,000-person pack is measured within a working session.
+
 Prints one JSON document (stages in seconds, peak RSS in MiB, counts).
 """
 
@@ -63,7 +67,8 @@ def shape(people: int) -> dict:
 
 
 def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local",
-        scheduler: str | None = None, root: Path | None = None) -> dict:
+        scheduler: str | None = None, root: Path | None = None,
+        brief_sample: int | None = None) -> dict:
     from culture.demo import ingest_demo_files, write_demo_files
     from culture.measure.instrument import load_default_instrument
     from culture.pipeline import run_report
@@ -83,9 +88,15 @@ def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local
         ws = Workspace.init(root / "workspace")
         ingest_demo_files(ws, files, instrument, lambda _msg: None)
         stages["ingest_all_waves"] = time.perf_counter() - t
+        sample = None
+        if brief_sample:
+            import numpy as np
+
+            ids = org.org_of(org.waves[-1])["unit_id"].astype(str).to_numpy()
+            sample = set(np.random.default_rng(0).choice(ids, min(brief_sample, len(ids)), replace=False))
         t = time.perf_counter()
         result = run_report(ws, instrument, org.waves[-1], reports_dir=root / "reports",
-                            workers=workers, executor=executor, scheduler=scheduler,
+                            workers=workers, executor=executor, scheduler=scheduler, units=sample,
                             progress=lambda msg: marks.append((msg, time.perf_counter())))
         stages["report_total"] = time.perf_counter() - t
     bundle_timings = result.manifest.get("analysis_timings_s") or {}
@@ -95,6 +106,19 @@ def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local
     cells = [d["timings_s"]["cells_s"] for d in briefs]
     totals = [d["timings_s"]["total_s"] + d["timings_s"].get("html_s", 0) for d in briefs]
     latest = org.responses_of(org.waves[-1])
+    projection = {}
+    if brief_sample:
+        from culture.boundary.bundle import Bundle
+
+        units = Bundle.load(ws.root / "bundles" / org.waves[-1]).release.table("units")
+        released_units = int((units["status"] == "released").sum())
+        others = stages["pack_notebooks"] - sum(totals) / workers
+        per_brief = sum(totals) / max(1, len(totals)) / workers  # wall seconds per brief
+        notebooks = others + per_brief * released_units
+        projection = {"released_units": released_units, "wall_s_per_brief": round(per_brief, 3),
+                      "pack_notebooks_projected": round(notebooks, 1),
+                      "report_total_projected": round(stages["report_total"]
+                                                      - stages["pack_notebooks"] + notebooks, 1)}
     return {
         "people": int(org.people[org.people["wave"] == org.waves[-1]].shape[0]),
         "respondents_latest_wave": int(len(latest)),
@@ -105,6 +129,7 @@ def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local
         "brief_total_s_median": sorted(totals)[len(totals) // 2] if totals else None,
         "stages_s": {k: round(v, 2) for k, v in stages.items()},
         "peak_rss_mib": round(memory.peak / 2**20),
+        **({"projection": projection} if projection else {}),
         "pack": str(result.folder),
     }
 
@@ -116,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--executor", choices=("local", "dask"), default="local")
     p.add_argument("--scheduler", help="Dask scheduler address (default: a LocalCluster here)")
+    p.add_argument("--brief-sample", type=int, help="write only N random units' briefs and "
+                   "project the notebook stage to all")
     p.add_argument("--out", type=Path, help="write the JSON here too")
     args = p.parse_args(argv)
     cluster = None
@@ -128,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         scheduler = cluster.scheduler_address
     try:
         doc = run(args.people, waves=args.waves, workers=args.workers, executor=args.executor,
-                  scheduler=scheduler)
+                  scheduler=scheduler, brief_sample=args.brief_sample)
     finally:
         if cluster is not None:
             cluster.close()

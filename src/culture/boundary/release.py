@@ -262,7 +262,11 @@ class Release:
 
 def unit_paths(release: Release) -> dict[str, str]:
     """Each unit's label as its path below the organisation ("North Plant › Warehouse"),
-    since department and team names repeat across sites; the root keeps its own name."""
+    since department and team names repeat across sites; the root keeps its own name.
+    Computed once per release (a release never changes) and handed out as a copy."""
+    cached = release.__dict__.get("_unit_paths")
+    if cached is not None:
+        return dict(cached)
     units = release.table("units")
     name = dict(zip(units["unit_id"], units["name"], strict=True))
     parent = dict(zip(units["unit_id"], units["parent_id"], strict=True))
@@ -273,7 +277,8 @@ def unit_paths(release: Release) -> dict[str, str]:
             parts.append(str(name[u]))
             u = parent[u]
         out[unit] = " › ".join(reversed(parts)) or str(name[unit])
-    return out
+    object.__setattr__(release, "_unit_paths", out)
+    return dict(out)
 
 
 # ---------------------------------------------------------------------- tables for analysts

@@ -11,7 +11,7 @@ import importlib.metadata
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict
 from pathlib import Path
 
@@ -173,6 +173,7 @@ def compute_bundle(ws: Workspace, instrument: Instrument, wave: str, out_dir: st
 
 def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir: str | Path = "reports",
                workers: int | None = None, pdf: bool = False, unit_level: int | None = None,
+               units: Collection[str] | None = None,
                progress: Callable[[str], None] = lambda _msg: None, executor: str = "local",
                scheduler: str | None = None):
     """``culture report``: bundle (inside the boundary), notebooks (bundle only), gates, publish.
@@ -190,7 +191,8 @@ def run_report(ws: Workspace, instrument: Instrument, wave: str, *, reports_dir:
                  k=bundle.release.thresholds.scores).require_clean()
     progress("running the report notebooks")
     return build_pack(bundle_dir, reports_dir, workers=workers, pseudonyms=pseudonyms,
-                      unreleased_texts=texts, pdf=pdf, unit_level=unit_level, key=bundle_key(ws),
+                      unreleased_texts=texts, pdf=pdf, unit_level=unit_level, units=units,
+                      key=bundle_key(ws),
                       executor=executor, scheduler=scheduler)
 
 

@@ -54,33 +54,41 @@ class Page:
 
 # --------------------------------------------------------------------------- warm kernels
 class _WarmKernels:
-    """Started kernels, one per (thread, kernel name, notebook); shut down at exit."""
+    """Started kernels and their connected clients, one per (thread, kernel name, notebook);
+    shut down at exit."""
 
     def __init__(self) -> None:
         self._kernels: dict[tuple, object] = {}
         self._lock = threading.Lock()
         atexit.register(self.shutdown)
 
-    def get(self, kernel_name: str, notebook: str):
+    def get(self, kernel_name: str, notebook: str, start_timeout: float = 60):
+        """(kernel manager, blocking client with channels open) for this thread."""
         from jupyter_client import KernelManager
 
         key = (threading.get_ident(), kernel_name, notebook)
-        km = self._kernels.get(key)
-        if km is not None and not km.is_alive():
+        pair = self._kernels.get(key)
+        if pair is not None and not pair[0].is_alive():
             self.discard(key)
-            km = None
-        if km is None:
+            pair = None
+        if pair is None:
             km = KernelManager(kernel_name=kernel_name)
             km.start_kernel(extra_arguments=KERNEL_ARGS)
+            kc = km.client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=start_timeout)
+            kc.allow_stdin = False
+            pair = (km, kc)
             with self._lock:
-                self._kernels[key] = km
-        return km
+                self._kernels[key] = pair
+        return pair
 
     def discard(self, key: tuple) -> None:
         with self._lock:
-            km = self._kernels.pop(key, None)
-        if km is not None:
-            km.shutdown_kernel(now=True)
+            pair = self._kernels.pop(key, None)
+        if pair is not None:
+            pair[1].stop_channels()
+            pair[0].shutdown_kernel(now=True)
 
     def shutdown(self) -> None:
         for key in list(self._kernels):
@@ -104,19 +112,18 @@ def _register_engine() -> None:
                                      **kwargs):
             notebook = kwargs.pop("warm_notebook")
             kwargs = remove_args(["input_path", "timeout", "startup_timeout", "extra_arguments"], **kwargs)
-            km = WARM.get(kernel_name, notebook)
+            km, kc = WARM.get(kernel_name, notebook, start_timeout)
             client = PapermillNotebookClient(nb_man, km=km, timeout=execution_timeout,
                                              startup_timeout=start_timeout, kernel_name=kernel_name,
                                              log_output=log_output, stdout_file=stdout_file,
                                              stderr_file=stderr_file, **kwargs)
+            client.kc = kc  # connected already: no client start per notebook
             try:
                 return client.execute()
             finally:
-                if client.kc is not None:
-                    # Forget everything the run defined; modules stay imported.
-                    client.kc.execute_interactive("get_ipython().run_line_magic('reset', '-f')",
-                                                  silent=True, timeout=60)
-                    client.kc.stop_channels()
+                # Forget everything the run defined; modules stay imported.
+                kc.execute_interactive("get_ipython().run_line_magic('reset', '-f')", silent=True,
+                                       timeout=60)
 
     papermill_engines.register(WARM_ENGINE, WarmEngine)
 
@@ -147,8 +154,10 @@ def execute(job: Job, workdir: Path, *, notebooks: Path, kernel: str = "python3"
         engine = {"engine_name": WARM_ENGINE, "warm_notebook": job.notebook}
     started = time.perf_counter()
     try:
+        # Written once at the end (papermill would rewrite it at every cell's start and end).
         papermill.execute_notebook(str(src), str(out), parameters=job.params, kernel_name=kernel,
                                    progress_bar=False, log_output=False,
+                                   request_save_on_cell_execute=False,
                                    extra_arguments=KERNEL_ARGS, **engine)
     except PapermillExecutionError as exc:
         # Name the cell by its position in the source notebook (papermill counts the cell it

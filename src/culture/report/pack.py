@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,14 +64,19 @@ class PackResult:
     stages_s: dict = field(default_factory=dict)  # seconds per stage of this build
 
 
-def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = None) -> list[Job]:
-    """One job per document and one brief per released unit (optionally one org level)."""
+def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = None,
+              units: Collection[str] | None = None) -> list[Job]:
+    """One job per document and one brief per released unit (optionally one org level, or
+    only the given units: a subset rerun, or a benchmark's sample)."""
     common = {"bundle": str(bundle_path), "wave": bundle.wave}
     jobs = [Job(f"{name}.html", name, title, dict(common)) for name, title, _ in DOCUMENTS]
+    only = units
     units = bundle.release.table("units")
     units = units[units["status"] == RELEASED]
     if unit_level is not None:
         units = units[units["level"] == unit_level]
+    if only is not None:
+        units = units[units["unit_id"].astype(str).isin({str(u) for u in only})]
     paths = unit_paths(bundle.release)
     # Briefs listed as the org chart reads: the organisation, then each site followed by its
     # departments and teams (sorting by path puts children right after their parent).
@@ -150,6 +155,7 @@ MEETING = (("management_review.pptx", "Management review deck (PowerPoint)"),
 def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | None = None,
                notebooks: Path | None = None, pseudonyms: Iterable[str] = (),
                unreleased_texts: Iterable[str] = (), pdf: bool = False, unit_level: int | None = None,
+               units: Collection[str] | None = None,
                progress: Callable[[int, int, str], None] | None = None,
                key: bytes | None = None, executor: str = "local",
                scheduler: str | None = None) -> PackResult:
@@ -158,7 +164,7 @@ def build_pack(bundle_path: str | Path, out_root: str | Path, *, workers: int | 
     notebooks = notebooks or notebook_dir()
     out_root = Path(out_root)
     bundle = Bundle.load(bundle_path, key=key)  # with the workspace's key: signature checked
-    jobs = plan_jobs(bundle, bundle_path, unit_level=unit_level)
+    jobs = plan_jobs(bundle, bundle_path, unit_level=unit_level, units=units)
     for job in jobs:  # refuse bad parameters before any kernel starts
         validate_parameters(notebooks / f"{job.notebook}.ipynb", job.params)
 

@@ -95,20 +95,31 @@ def root_id(bundle: Bundle) -> str:
 EXCLUDING = " (excluding groups too small to report)"
 
 
+_TREE: list = []  # [(bundle, paths, units by id)] of the bundle last asked about
+
+
+def _tree(bundle: Bundle) -> tuple[dict[str, str], pd.DataFrame]:
+    """Unit paths and the units table by id, computed once per bundle (a brief asks many
+    times, and a warm kernel writes many briefs from one bundle)."""
+    if not _TREE or _TREE[0][0] is not bundle:
+        _TREE[:] = [(bundle, unit_paths(bundle.release),
+                     bundle.release.table("units").set_index("unit_id"))]
+    return _TREE[0][1], _TREE[0][2]
+
+
 def unit_label(bundle: Bundle, unit_id: str) -> str:
     """A unit's path below the organisation ("North Plant › Assembly › Team A": team and
     department names repeat across sites); a unit reported without its few directly
     attached people says so."""
-    paths = unit_paths(bundle.release)
+    paths, units = _tree(bundle)
     if unit_id not in paths:
         raise ConfigError(f"unit_id {unit_id!r} is not in the {bundle.wave} release")
-    units = bundle.release.table("units").set_index("unit_id")
     excluding = "excluding" in units and bool(units.at[unit_id, "excluding"])
     return paths[unit_id] + (EXCLUDING if excluding else "")
 
 
 def parent_of(bundle: Bundle, unit_id: str) -> str | None:
-    units = bundle.release.table("units").set_index("unit_id")
+    units = _tree(bundle)[1]
     p = units.at[unit_id, "parent_id"] if unit_id in units.index else None
     return None if p is None or pd.isna(p) else str(p)
 
