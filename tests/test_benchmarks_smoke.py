@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from benchmarks.__main__ import render
 from benchmarks.cases import CASES, briefs, machine
 

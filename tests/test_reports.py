@@ -68,6 +68,8 @@ def test_published_folder_holds_no_notebook_code_or_respondent_data(small_pack):
                 # papermill's cell tags and metadata (its name and version on the
                 # methodology page's package list is provenance, not notebook residue)
                 assert "injected-parameters" not in text and '"papermill"' not in text
+                # a self-closed link (<a ... />) is an open link in HTML: it swallows the page
+                assert not re.search(r"<a\b[^>]*/>", text), f"self-closed link in {p.name}"
 
 
 def test_manifest_records_inputs_thresholds_versions_timings_audit(small_pack):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import nbformat
@@ -35,7 +36,13 @@ def to_html(executed: Path, title: str, *, back: str = "") -> str:
 def _markdown(source: str) -> str:
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    return MarkdownWithMath(renderer=IPythonRenderer(escape=False, anchor_link_text="")).render(source)
+    text = MarkdownWithMath(renderer=IPythonRenderer(escape=False, anchor_link_text="")).render(source)
+    # An empty anchor comes out as <a ... />, which HTML reads as an open link swallowing
+    # the rest of the page: close it.
+    return _EMPTY_ANCHOR.sub(r"\1></a>", text)
+
+
+_EMPTY_ANCHOR = re.compile(r"(<a [^>]*?)\s*/>")
 
 
 def _output(out) -> str:
