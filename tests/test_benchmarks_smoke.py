@@ -36,3 +36,13 @@ def test_the_briefs_case_runs_on_a_bundle_and_the_report_marks_each_target(small
         line = next(line for line in text.splitlines() if line.startswith(f"| {ratio.name} |"))
         assert line.endswith("| met |" if ratio.met else "| **missed** |")
     assert f"of {len(outcome.ratios)} targets met" in text
+
+
+def test_growth_exponent_recovers_a_planted_power_law():
+    from benchmarks.growth import exponent, table
+
+    sizes = [500, 5_000, 20_000, 100_000]
+    # known truth: seconds = 0.002 x people^1.5 and 0.01 x people (exponents 1.5 and 1.0)
+    assert exponent(sizes, [0.002 * n ** 1.5 for n in sizes]) == pytest.approx(1.5, abs=1e-9)
+    docs = [{"people": n, "stages_s": {"pack_exports": 0.01 * n}} for n in sizes]
+    assert table(docs).splitlines()[-1].endswith("| 1.00 |")
