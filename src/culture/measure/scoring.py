@@ -108,14 +108,21 @@ def score(responses: pd.DataFrame, instrument: Instrument, *, min_item_share: fl
 
     scale = instrument.scale
     items = list(instrument.item_ids)
-    raw = responses[items].to_numpy(dtype="float64", na_value=np.nan)
-    reverse = np.array([instrument.item(i).reverse for i in items])
-    keyed = np.where(reverse, scale.min + scale.max - raw, raw)
-    fav_codes = np.array(scale.favourable, dtype="float64")
-    favourable = np.where(np.isnan(keyed), np.nan, np.isin(keyed, fav_codes).astype("float64"))
-
+    # Memory: a wave of a million people is a large matrix, so it is held once as raw codes,
+    # flagged, then keyed in place; favourable is the only other matrix of its size. Both
+    # are column-major, the layout a DataFrame keeps, so wrapping them copies nothing.
+    raw = np.empty((len(responses), len(items)), dtype="float64", order="F")
+    for j, item in enumerate(items):
+        raw[:, j] = responses[item].to_numpy(dtype="float64", na_value=np.nan)
     flags = _flags(responses, raw, straightline_min_items=straightline_min_items,
                    speeder_ratio=speeder_ratio)
+    reverse = np.flatnonzero([instrument.item(i).reverse for i in items])
+    keyed = raw
+    keyed[:, reverse] = scale.min + scale.max - keyed[:, reverse]
+    favourable = np.zeros_like(keyed)
+    for code in scale.favourable:
+        favourable[keyed == code] = 1.0
+    favourable[np.isnan(keyed)] = np.nan
     excluded = flags[list(exclude)].any(axis=1) if exclude else pd.Series(False, index=responses.index)
 
     position = {item: j for j, item in enumerate(items)}
@@ -139,8 +146,8 @@ def score(responses: pd.DataFrame, instrument: Instrument, *, min_item_share: fl
                   f"{', '.join(exclude)}",)
     return ScoredWave(
         scores=pd.DataFrame(scores, index=index),
-        keyed=pd.DataFrame(keyed, index=index, columns=items),
-        favourable=pd.DataFrame(favourable, index=index, columns=items),
+        keyed=pd.DataFrame(keyed, index=index, columns=items, copy=False),
+        favourable=pd.DataFrame(favourable, index=index, columns=items, copy=False),
         answered=pd.DataFrame(answered, index=index),
         flags=flags,
         excluded=excluded.rename("excluded"),
@@ -153,9 +160,8 @@ def _flags(responses: pd.DataFrame, raw: np.ndarray, *, straightline_min_items: 
     n_answered = (~np.isnan(raw)).sum(axis=1)
     # Straight-lining: every answered item has the same raw code. Because most
     # constructs mix reverse-keyed items, identical raw codes are inconsistent.
-    with np.errstate(invalid="ignore"):
-        spread = np.nanmax(np.where(np.isnan(raw), -np.inf, raw), axis=1) - \
-            np.nanmin(np.where(np.isnan(raw), np.inf, raw), axis=1)
+    # fmax / fmin skip missing answers without copying the matrix
+    spread = np.fmax.reduce(raw, axis=1) - np.fmin.reduce(raw, axis=1)
     straight = (n_answered >= straightline_min_items) & (spread == 0)
 
     speeder = np.zeros(len(responses), dtype=bool)
