@@ -407,13 +407,14 @@ def _item_codes(cells: pd.Series, instrument: Instrument, mapping: ColumnMapping
                 value_labels: Mapping[str, str]) -> tuple[pd.Series, pd.Series]:
     """Codes (float, NaN = missing) and a problem tag per cell: '', 'out', 'unknown'.
 
-    Work is done once per distinct answer text, then broadcast with ``map``.
+    Work is done once per distinct answer text, then broadcast by position.
     """
     scale = instrument.scale
     labels = scale.label_to_code()
     code_of: dict[str, float] = {}
     tag_of: dict[str, str] = {}
-    for u in pd.unique(cells):
+    position, uniques = pd.factorize(cells, use_na_sentinel=False)
+    for u in uniques:
         f = fold_label(u)
         value: Any = mapping.values.get(f)
         if value is None and u in value_labels and not NUMBER_RE.match(u):
@@ -432,7 +433,9 @@ def _item_codes(cells: pd.Series, instrument: Instrument, mapping: ColumnMapping
             code_of[u], tag_of[u] = np.nan, ""
         else:
             code_of[u], tag_of[u] = np.nan, "out"
-    return cells.map(code_of).astype("float64"), cells.map(tag_of)
+    codes = np.array([code_of[u] for u in uniques], dtype="float64")[position]
+    tags = np.array([tag_of[u] for u in uniques], dtype=object)[position]
+    return pd.Series(codes, index=cells.index), pd.Series(tags, index=cells.index)
 
 
 def _demographic_codes(cells: pd.Series, demo: Demographic,
@@ -467,9 +470,11 @@ def _parse_dates(cells: pd.Series, timezone: str | None) -> pd.Series:
     ``timeZone``) are converted to UTC.
     """
     text = cells.str.strip()
-    text = text.str.replace(r"\s*(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?$",
-                            lambda m: f" {m[1]}{int(m[2]):02d}:{m[3] or '00'}", regex=True)
-    text = text.str.replace(r"\s*(?:GMT|UTC)$", " +00:00", regex=True)
+    named = text.str.contains("GMT|UTC", regex=True)  # rewrite only the few that name a zone
+    if named.any():
+        part = text[named].str.replace(r"\s*(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?$",
+                                       lambda m: f" {m[1]}{int(m[2]):02d}:{m[3] or '00'}", regex=True)
+        text = text.where(~named, part.str.replace(r"\s*(?:GMT|UTC)$", " +00:00", regex=True))
     blank = text.eq("")
     aware = text.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True)
     zone = timezone if timezone and fold_header(timezone) not in {"utc", "z", "gmt"} else None
