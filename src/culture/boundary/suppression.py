@@ -276,12 +276,11 @@ def _comment_counts(comments: pd.DataFrame, idx: OrgIndex, questions: list[str])
 
 def _cell_arrays(table: pd.DataFrame, idx: OrgIndex) -> tuple[np.ndarray, tuple[np.ndarray, ...], list, list]:
     measures = [RESPONDENTS, *[m for m in pd.unique(table["measure"]) if m != RESPONDENTS]]
-    scopes = [(ALL, ALL), *[s for s in pd.unique(pd.Series(list(zip(table["demographic"], table["band"],
-                                                                   strict=True)))) if s != (ALL, ALL)]]
+    cells = pd.MultiIndex.from_arrays([table["demographic"], table["band"]])
+    scopes = [(ALL, ALL), *[s for s in cells.unique() if s != (ALL, ALL)]]  # in order of first use
     u = idx.positions(table["unit_id"])
     m = pd.Index(measures).get_indexer(table["measure"])
-    s = pd.MultiIndex.from_tuples(scopes).get_indexer(pd.MultiIndex.from_arrays([table["demographic"],
-                                                                                 table["band"]]))
+    s = pd.MultiIndex.from_tuples(scopes).get_indexer(cells)
     counts = np.zeros((idx.size, len(measures), len(scopes)), dtype=np.int64)
     counts[u, m, s] = table["n"].to_numpy(dtype=np.int64)
     return counts, (u, m, s), measures, scopes
