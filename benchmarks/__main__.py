@@ -51,13 +51,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", choices=sorted(CASES), help="run only these cases")
     p.add_argument("--repeat", type=int, default=3, help="repeats per timing (median reported)")
     p.add_argument("--out", type=Path, help="where to write the Markdown report")
+    p.add_argument("--bundle", type=Path, help="the bundle the briefs case runs on "
+                   "(default: the demo's, from make demo)")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                   help="write the report from earlier runs' JSON records instead of running "
+                   "(cases run at different times, e.g. the briefs case after make demo)")
     args = p.parse_args(argv)
+    if args.merge:
+        return _merge(args.merge, args.out or Path("benchmarks/RESULTS.md"))
     outcomes = []
     for name, case in CASES.items():
         if args.only and name not in args.only:
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        o = case(args.quick, args.repeat)
+        o = (case(args.quick, args.repeat, bundle=args.bundle) if name == "briefs"
+             else case(args.quick, args.repeat))
         outcomes.append(o)
         for r in o.ratios:
             print(f"  {r.name:<32} {r.value:8.2f}  target {r.target:<12} "
@@ -69,6 +77,21 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(render(outcomes, quick=args.quick, info=info) + "\n", encoding="utf-8")
     (results / f"{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(
         {"quick": args.quick, **info, "cases": [dataclasses.asdict(o) for o in outcomes]}, indent=2))
+    print(out)
+    return 0
+
+
+def _merge(paths: list[Path], out: Path) -> int:
+    from .cases import Ratio
+
+    outcomes, info, quick = [], {}, False
+    for path in paths:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        info, quick = {k: doc[k] for k in ("machine", "python", "numpy", "pandas", "culture")}, doc["quick"]
+        for case in doc["cases"]:
+            outcomes.append(Outcome(case["case"], case["size"], case["timings"], case["memory_mib"],
+                                    [Ratio(**r) for r in case["ratios"]], case["notes"]))
+    out.write_text(render(outcomes, quick=quick, info=info) + "\n", encoding="utf-8")
     print(out)
     return 0
 

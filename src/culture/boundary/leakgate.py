@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from culture.errors import ConfidentialityError
@@ -217,8 +218,10 @@ class _Scanner:
 
     def small(self, value: Any) -> bool:
         """A respondent count below k (what ``pd.to_numeric`` makes of the cell)."""
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return value == value and value < self.k  # NaN is no count
+        # numpy's integers are no Python ints: without them every cell of a Parquet count
+        # column took the slow path below (minutes for a large bundle)
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_):
+            return bool(value == value and value < self.k)  # NaN is no count
         number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
         return bool(pd.notna(number) and number < self.k)
 
