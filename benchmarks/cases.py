@@ -306,11 +306,12 @@ def briefs(quick: bool, repeat: int, bundle: Path | None = None) -> Outcome:
             raise SystemExit("the briefs benchmark needs the demo bundle: run `make demo` first")
     bundle = Path(bundle).resolve()
     jobs = [j for j in plan_jobs(Bundle.load(bundle), bundle) if j.warm]
+    units = len(jobs)
     n = 6 if quick else 24
     jobs = (jobs * (1 + n // max(1, len(jobs))))[:n]
     jobs = [j.__class__(f"units/b{i}.html", j.notebook, j.title, j.params, warm=True)
             for i, j in enumerate(jobs)]
-    out = Outcome("briefs", f"{n} unit briefs of the demo organisation")
+    out = Outcome("briefs", f"{n} unit briefs of a bundle with {units:,} released units")
     work = Path(tempfile.mkdtemp(prefix="culture-bench-"))
     runs: dict[int, dict] = {}
 

@@ -48,11 +48,32 @@ def table(docs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def section(docs: list[dict]) -> str:
+    """The whole-pack section of RESULTS.md: the stages, their exponents and the target."""
+    big = max(docs, key=lambda d: d["people"])
+    projected = big.get("projection") or {}
+    total = projected.get("report_total_projected", big["stages_s"]["report_total"])
+    lines = ["## The whole quarterly pack (benchmarks.pack_scale)", "",
+             "Cold runs (8 waves released and audited for the first time), 2 workers; where "
+             "a run wrote a random sample of the briefs the notebook stage is projected to every "
+             "released unit from the measured wall seconds per brief. Runs: "
+             "`benchmarks/pack_runs/*.json`.", "", table(docs), "",
+             "| target | measured | |", "|---|---:|---|",
+             f"| {big['people']:,} people, {big['units']:,} units, a brief per released unit "
+             f"({projected.get('released_units', big['briefs'])}): under 60 min | "
+             f"{total / 60:.0f} min | {'met' if total <= 3600 else '**missed**'} |",
+             f"| peak memory of the process tree under 8 GiB | {big['peak_rss_mib'] / 1024:.1f} GiB | "
+             f"{'met' if big['peak_rss_mib'] <= 8192 else '**missed**'} |", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="benchmarks.growth")
     p.add_argument("runs", nargs="+", type=Path, help="JSON files written by benchmarks.pack_scale")
+    p.add_argument("--section", action="store_true", help="the RESULTS.md section, not only the table")
     args = p.parse_args(argv)
-    print(table([json.loads(path.read_text(encoding="utf-8")) for path in args.runs]))
+    docs = [json.loads(path.read_text(encoding="utf-8")) for path in args.runs]
+    print(section(docs) if args.section else table(docs))
     return 0
 
 
