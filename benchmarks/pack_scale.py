@@ -78,7 +78,6 @@ def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local
     root = root or Path(tempfile.mkdtemp(prefix="culture-scale-"))
     instrument = load_default_instrument()
     stages: dict[str, float] = {}
-    marks: list[tuple[str, float]] = []
     with PeakMemory() as memory:
         t = time.perf_counter()
         org = make_organisation(instrument, SynthConfig(seed=3, n_waves=waves, **shape(people)))
@@ -96,8 +95,7 @@ def run(people: int, *, waves: int = 8, workers: int = 2, executor: str = "local
             sample = set(np.random.default_rng(0).choice(ids, min(brief_sample, len(ids)), replace=False))
         t = time.perf_counter()
         result = run_report(ws, instrument, org.waves[-1], reports_dir=root / "reports",
-                            workers=workers, executor=executor, scheduler=scheduler, units=sample,
-                            progress=lambda msg: marks.append((msg, time.perf_counter())))
+                            workers=workers, executor=executor, scheduler=scheduler, units=sample)
         stages["report_total"] = time.perf_counter() - t
     bundle_timings = result.manifest.get("analysis_timings_s") or {}
     stages.update({f"bundle_{k}": v for k, v in bundle_timings.items()})

@@ -38,6 +38,15 @@ def test_a_brief_on_a_warm_kernel_equals_the_brief_on_a_fresh_one(small_pack, tm
     assert warm[0].html != warm[-1].html  # different units: the comparison can fail
 
 
+def test_a_plan_for_some_units_holds_the_documents_and_only_their_briefs(small_pack):
+    bundle_dir = _bundle_dir(small_pack)
+    bundle = Bundle.load(bundle_dir, key=bundle_key(small_pack[1]))
+    every = plan_jobs(bundle, bundle_dir)
+    some = plan_jobs(bundle, bundle_dir, units=[every[-1].params["unit_id"], "NO-SUCH-UNIT"])
+    assert [j.output for j in some if j.warm] == [every[-1].output]
+    assert [j.output for j in some if not j.warm] == [j.output for j in every if not j.warm]
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     out = {}
     for path in sorted(folder.rglob("*")):

@@ -210,7 +210,7 @@ def audit_release(respondents: pd.DataFrame, org: pd.DataFrame, release, *,
             n = pd.to_numeric(group["n"], errors="coerce").to_numpy(dtype=np.float64)
             # Measures with the same people per atom and the same shown cells have the same
             # breaches: many items and constructs do.
-            key = b"".join(a.tobytes() for a in (counts, idx, k, k_sub, n)) + bytes(exact is not False)
+            key = b"".join(a.tobytes() for a in (counts, idx, k, k_sub, n))
             if key not in memo:
                 memo[key] = frame.check(idx, counts, k, k_sub, n, exact=exact, max_atoms=max_atoms)
             found, note = memo[key]

@@ -14,6 +14,7 @@ only (its message may quote data).
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import io
 import os
@@ -98,6 +99,7 @@ class _WarmKernels:
 WARM = _WarmKernels()
 
 
+@functools.cache  # once per process (two threads registering it twice is harmless)
 def _register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
@@ -128,21 +130,11 @@ def _register_engine() -> None:
     papermill_engines.register(WARM_ENGINE, WarmEngine)
 
 
-_register_lock = threading.Lock()
-_registered = False
-
-
-def _engine() -> None:
-    global _registered
-    with _register_lock:
-        if not _registered:
-            _register_engine()
-            _registered = True
-
-
 # --------------------------------------------------------------------------- one job
-def execute(job: Job, workdir: Path, *, notebooks: Path, kernel: str = "python3") -> tuple[Path, dict]:
-    """Run one notebook with papermill; return the executed notebook and its timings."""
+def execute(job: Job, workdir: Path, *, notebooks: Path,
+            kernel: str = "python3") -> tuple[nbformat.NotebookNode, dict]:
+    """Run one notebook with papermill; return the executed notebook and its timings (the
+    notebook is also written to ``workdir``, kept there when the pack fails)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -150,15 +142,15 @@ def execute(job: Job, workdir: Path, *, notebooks: Path, kernel: str = "python3"
     out = workdir / (job.output[:-5].replace("/", "__") + ".ipynb")
     engine = {}
     if job.warm:
-        _engine()
+        _register_engine()
         engine = {"engine_name": WARM_ENGINE, "warm_notebook": job.notebook}
     started = time.perf_counter()
     try:
         # Written once at the end (papermill would rewrite it at every cell's start and end).
-        papermill.execute_notebook(str(src), str(out), parameters=job.params, kernel_name=kernel,
-                                   progress_bar=False, log_output=False,
-                                   request_save_on_cell_execute=False,
-                                   extra_arguments=KERNEL_ARGS, **engine)
+        nb = papermill.execute_notebook(str(src), str(out), parameters=job.params,
+                                        kernel_name=kernel, progress_bar=False, log_output=False,
+                                        request_save_on_cell_execute=False,
+                                        extra_arguments=KERNEL_ARGS, **engine)
     except PapermillExecutionError as exc:
         # Name the cell by its position in the source notebook (papermill counts the cell it
         # injected) and the exception type only: its message may quote data.
@@ -167,9 +159,8 @@ def execute(job: Job, workdir: Path, *, notebooks: Path, kernel: str = "python3"
         raise NotebookError(f"notebook {job.notebook} ({job.output}) failed in cell "
                             f"{position} with {exc.ename}") from None
     total = time.perf_counter() - started
-    nb = nbformat.read(out, as_version=4)
     cells = sum(float(c.metadata.get("papermill", {}).get("duration") or 0) for c in nb.cells)
-    return out, {"total_s": round(total, 3), "cells_s": round(cells, 3),
+    return nb, {"total_s": round(total, 3), "cells_s": round(cells, 3),
                  "kernel_and_overhead_s": round(total - cells, 3), "warm_kernel": job.warm}
 
 

@@ -10,14 +10,14 @@ import nbformat
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 
-def to_html(executed: Path, title: str, *, back: str = "") -> str:
+def to_html(executed: Path | nbformat.NotebookNode, title: str, *, back: str = "") -> str:
     """Executed notebook -> standalone HTML: outputs only, no code, no metadata, no stderr.
 
     The pages' outputs are HTML the views wrote and markdown text, so the page is put
     together here rather than through nbconvert's template engine (a tenth of a second per
     page; thousands of briefs).
     """
-    nb = nbformat.read(executed, as_version=4)
+    nb = executed if isinstance(executed, nbformat.NotebookNode) else nbformat.read(executed, as_version=4)
     parts = []
     for cell in nb.cells:
         if set(cell.metadata.get("tags", [])) & HIDDEN_TAGS:
@@ -64,7 +64,7 @@ def _output(out) -> str:
         body = f"<pre>{html.escape(out.get('ename', 'error'))}</pre>"
     else:
         return ""
-    return f'<div class="jp-OutputArea-output">{"".join(body) if isinstance(body, list) else body}</div>'
+    return f'<div class="jp-OutputArea-output">{body}</div>'
 
 
 PAGE_CSS = """

@@ -70,19 +70,18 @@ def plan_jobs(bundle: Bundle, bundle_path: Path, *, unit_level: int | None = Non
     only the given units: a subset rerun, or a benchmark's sample)."""
     common = {"bundle": str(bundle_path), "wave": bundle.wave}
     jobs = [Job(f"{name}.html", name, title, dict(common)) for name, title, _ in DOCUMENTS]
-    only = units
-    units = bundle.release.table("units")
-    units = units[units["status"] == RELEASED]
+    briefs = bundle.release.table("units")
+    briefs = briefs[briefs["status"] == RELEASED]
     if unit_level is not None:
-        units = units[units["level"] == unit_level]
-    if only is not None:
-        units = units[units["unit_id"].astype(str).isin({str(u) for u in only})]
+        briefs = briefs[briefs["level"] == unit_level]
+    if units is not None:
+        briefs = briefs[briefs["unit_id"].astype(str).isin({str(u) for u in units})]
     paths = unit_paths(bundle.release)
     # Briefs listed as the org chart reads: the organisation, then each site followed by its
     # departments and teams (sorting by path puts children right after their parent).
-    units = units.assign(path=units["unit_id"].map(paths), child=units["parent_id"].notna())
-    units = units.sort_values(["child", "path"], kind="stable")
-    for _, u in units.iterrows():
+    briefs = briefs.assign(path=briefs["unit_id"].map(paths), child=briefs["parent_id"].notna())
+    briefs = briefs.sort_values(["child", "path"], kind="stable")
+    for _, u in briefs.iterrows():
         jobs.append(Job(f"units/{_slug(u['unit_id'])}.html", UNIT_NOTEBOOK,
                         f"Brief: {u['path']}", {**common, "unit_id": str(u["unit_id"])}, warm=True))
     return jobs
